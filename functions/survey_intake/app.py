@@ -1,0 +1,122 @@
+"""SurveyIntakeFunction: survey links, pages, answers and imports (SPEC §3). Routes only; the work is
+done by ``touchpoint.surveys``."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated
+from urllib.parse import parse_qs
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+from touchpoint import runtime, surveys
+from touchpoint.errors import ApiError
+from touchpoint.http import capped, html_response, install_error_handlers, json_response, validation_error
+from touchpoint.models import ImportBatch, ImportedResponse, LinkRequest, SurveyAnswer
+from touchpoint.pages import render_thanks
+
+logger = Logger(service="survey-intake")
+app = APIGatewayHttpResolver(enable_validation=True)
+app.configure_openapi(title="Touchpoint API", version="1.0.0",
+                      summary="Survey intake, helpdesk webhooks and scorecards")
+install_error_handlers(app, logger)
+runtime.settings()  # validate the environment at cold start, not on the first request
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _base_url() -> str:
+    configured = runtime.settings().public_base_url
+    if configured:
+        return configured
+    event = app.current_event
+    scheme = event.headers.get("x-forwarded-proto", "https")
+    host = event.request_context.domain_name
+    stage = event.request_context.stage
+    prefix = "" if stage in (None, "", "$default") else f"/{stage}"
+    return f"{scheme}://{host}{prefix}"
+
+
+@app.post("/v1/links", summary="Mint a signed survey link", tags=["surveys"])
+def create_link(request: Annotated[LinkRequest, Body()]):
+    link = surveys.mint_link(request, runtime.catalog(), runtime.key_ring(), _base_url(), _now())
+    return json_response(201, link)
+
+
+@app.get("/s/<token>", summary="The survey page (never writes)", tags=["surveys"])
+def show_survey(token: str, score: Annotated[str | None, Query()] = None):
+    page = surveys.survey_page(token, score, runtime.catalog(), runtime.key_ring(), _now())
+    return html_response(200, page)
+
+
+@app.post("/s/<token>", summary="Answer a survey (form or JSON)", tags=["surveys"])
+def answer_survey(token: str):
+    is_form, answer = _read_answer()
+    created, record = surveys.submit_answer(
+        token, answer, runtime.catalog(), runtime.key_ring(), runtime.response_store(), _now()
+    )
+    status = 201 if created else 200
+    if is_form:
+        return html_response(status, render_thanks(runtime.catalog().brand, answer.score, answer.comment,
+                                                   updated=not created))
+    return json_response(status, {"survey_id": record["survey_id"], "status": "created" if created else "updated",
+                                  "score": record["score"], "submitted_at": record["submitted_at"]})
+
+
+def _read_answer() -> tuple[bool, SurveyAnswer]:
+    """The answer from a form post or a JSON body; unparseable is 400, invalid is 422."""
+    event = app.current_event
+    content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
+    raw = event.decoded_body or ""
+    is_form = content_type == "application/x-www-form-urlencoded"
+    if is_form:
+        fields = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+        fields["comment"] = fields.get("comment", "").strip() or None
+        data: object = fields
+    elif content_type in ("", "application/json") or content_type.endswith("+json"):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise ApiError(400, "invalid_json", "The body is not valid JSON", None) from None
+        if not isinstance(data, dict):
+            raise ApiError(422, "invalid_field", "The body must be a JSON object {score, comment?}", None)
+    else:
+        raise ApiError(400, "unsupported_content_type",
+                       "Send application/x-www-form-urlencoded or application/json", None)
+    try:
+        return is_form, SurveyAnswer.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc.errors()) from None
+
+
+@app.post("/v1/responses", summary="Import responses (one object or a list of up to 100)", tags=["surveys"])
+def import_responses(body: Annotated[ImportedResponse | ImportBatch, Body()]):
+    items = body if isinstance(body, list) else [body]
+    results = surveys.import_responses(items, runtime.catalog(), runtime.response_store(), _now())
+    created = sum(1 for r in results if r["status"] == "created")
+    payload = {"created": created, "duplicates": len(results) - created, "results": results}
+    return json_response(201 if created else 200, payload)
+
+
+@app.get("/v1/touchpoints", summary="The active touchpoint catalog", tags=["catalog"])
+def list_touchpoints():
+    return json_response(200, runtime.catalog().public())
+
+
+@app.get("/openapi.json", summary="This OpenAPI document", include_in_schema=False)
+def openapi_document():
+    return Response(status_code=200, content_type="application/json", body=app.get_openapi_json_schema())
+
+
+@logger.inject_lambda_context(clear_state=True)
+def _resolve(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)
+
+
+lambda_handler = capped(_resolve)

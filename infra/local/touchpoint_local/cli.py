@@ -1,0 +1,102 @@
+"""The ``touchpoint`` command line (SPEC §7)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import ValidationError
+
+
+def _cmd_local(args: argparse.Namespace) -> int:
+    from .stack import LocalStack
+
+    log = (lambda line: print(line, file=sys.stderr, flush=True)) if args.verbose else None
+    parameters = dict(p.split("=", 1) for p in args.param)
+    stack = LocalStack(host=args.host, port=args.port, preset=args.preset, parameters=parameters, access_log=log)
+    stack.start()
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    print(f"Touchpoint local stack on {stack.url}", flush=True)
+    print(f"  moto (AWS) endpoint: {stack.aws_endpoint}   admin header: x-api-key: "
+          f"{stack.secrets['admin_api_key']}", flush=True)
+    try:
+        while not stopped.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+    return 0
+
+
+def _cmd_link(args: argparse.Namespace) -> int:
+    from touchpoint.catalog import load_catalog
+    from touchpoint.errors import ApiError
+    from touchpoint.models import LinkRequest
+    from touchpoint.surveys import mint_link
+    from touchpoint.tokens import KeyRing
+
+    from .stack import project_root
+
+    secrets_path = Path(args.secrets) if args.secrets else project_root() / "infra" / "local" / "secrets.json"
+    keys = json.loads(secrets_path.read_text("utf-8"))["token_keys"]
+    try:
+        request = LinkRequest(customer_id=args.customer, touchpoint=args.touchpoint, metric=args.metric,
+                              order_id=args.order, ttl_days=args.ttl_days)
+        link = mint_link(request, load_catalog(args.preset), KeyRing(keys), args.base_url, datetime.now(UTC))
+    except ValidationError as exc:
+        print(f"error: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", file=sys.stderr)
+        return 2
+    except ApiError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(link, indent=2))
+    else:
+        print(link["url"])
+        print(f"expires {link['expires_at']} · survey {link['survey_id']} · {link['touchpoint']} "
+              f"({link['metric']})", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="touchpoint", description="Touchpoint: CX and CS feedback pipeline")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="run the local stack (moto + the template's routes)")
+    local.add_argument("--host", default="127.0.0.1")
+    local.add_argument("--port", type=int, default=3000)
+    local.add_argument("--preset", default=None, help="touchpoint catalog preset (default: the template's)")
+    local.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                       help="override a template parameter, e.g. --param LogLevel=INFO")
+    local.add_argument("--verbose", action="store_true", help="print one line per request")
+    local.set_defaults(run=_cmd_local)
+
+    link = commands.add_parser("link", help="mint a signed survey link")
+    link.add_argument("--customer", required=True)
+    link.add_argument("--touchpoint", required=True)
+    link.add_argument("--metric", choices=["nps", "csat", "ces"], default=None)
+    link.add_argument("--order", default=None)
+    link.add_argument("--ttl-days", type=int, default=30)
+    link.add_argument("--preset", default="ecommerce")
+    link.add_argument("--base-url", default="http://127.0.0.1:3000",
+                      help="where the link points (default: the local stack)")
+    link.add_argument("--secrets", default=None, help="a secrets.json with token_keys (default: infra/local)")
+    link.add_argument("--json", action="store_true", help="print {token, url, expires_at, ...}")
+    link.set_defaults(run=_cmd_link)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Load the handlers named in template.yaml and call them the way Lambda does: each loaded copy of a
+module is one execution environment and serves one event at a time; a small pool gives concurrency."""
+
+from __future__ import annotations
+
+import importlib.util
+import queue
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from .template import FunctionSpec
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str
+    timeout_seconds: int
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class LocalFunction:
+    def __init__(self, spec: FunctionSpec, physical_name: str, region: str, pool_size: int = 4) -> None:
+        self.spec = spec
+        self.name = physical_name
+        self.arn = f"arn:aws:lambda:{region}:123456789012:function:{physical_name}"
+        self._pool: queue.Queue[Any] = queue.Queue()
+        self._pool_size = pool_size
+        self._loaded = 0
+
+    def _load(self) -> Any:
+        module_name, _, attribute = self.spec.handler.rpartition(".")
+        path = self.spec.code_dir / f"{module_name.replace('.', '/')}.py"
+        unique = f"_touchpoint_local_{self.spec.logical_id}_{self._loaded}"
+        spec = importlib.util.spec_from_file_location(unique, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[unique] = module
+        spec.loader.exec_module(module)
+        self._loaded += 1
+        return getattr(module, attribute)
+
+    def warm(self) -> None:
+        """Load one environment now, so import errors surface at start-up."""
+        self._pool.put(self._load())
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        try:
+            handler = self._pool.get_nowait()
+        except queue.Empty:
+            handler = self._load() if self._loaded < self._pool_size else self._pool.get()
+        try:
+            context = LambdaContext(self.name, self.spec.memory, self.arn, str(uuid.uuid4()), self.spec.timeout)
+            return handler(event, context)
+        finally:
+            self._pool.put(handler)

@@ -1,0 +1,138 @@
+"""The local stack: a moto server on loopback, the resources of template.yaml created in it, and the
+template's HTTP API routes served in-process by the real handlers."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .functions import LocalFunction
+from .gateway import Gateway, LocalRoute, make_server
+from .provision import provision
+from .template import StackModel, read_stack
+
+REGION = "us-east-1"
+LOCAL_PARAMETERS = {"LogLevel": "WARNING"}  # keep the console readable; --param LogLevel=INFO to see logs
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The folder holding template.yaml: the current one or a parent, else this checkout's root."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "template.yaml").is_file() and (candidate / "functions").is_dir():
+            return candidate
+    checkout = Path(__file__).resolve().parents[3]
+    if (checkout / "template.yaml").is_file():
+        return checkout
+    raise FileNotFoundError("template.yaml not found: run touchpoint from the project folder")
+
+
+def load_local_secrets(root: Path) -> dict[str, Any]:
+    return json.loads((root / "infra" / "local" / "secrets.json").read_text("utf-8"))
+
+
+class LocalStack:
+    def __init__(self, root: Path | None = None, host: str = "127.0.0.1", port: int = 3000,
+                 preset: str | None = None, parameters: dict[str, str] | None = None, pool_size: int = 4,
+                 access_log: Callable[[str], None] | None = None) -> None:
+        self.root = root or project_root()
+        self.host, self.port = host, port
+        self.secrets = load_local_secrets(self.root)
+        overrides = {**LOCAL_PARAMETERS, **(parameters or {})}
+        if preset:
+            overrides["CatalogPreset"] = preset
+        self.model: StackModel = read_stack(self.root / "template.yaml", overrides, region=REGION)
+        self.pool_size = pool_size
+        self.access_log = access_log
+        self.resources: dict[str, str] = {}
+        self.functions: dict[str, LocalFunction] = {}
+        self._moto: Any = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.aws_endpoint = ""
+
+    # ---------------------------------------------------------------------------- lifecycle
+    def start(self) -> LocalStack:
+        import logging
+
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        moto_host, moto_port = self._moto.get_host_and_port()
+        self.aws_endpoint = f"http://{moto_host}:{moto_port}"
+        self._configure_environment()
+        import boto3
+
+        session = boto3.session.Session(region_name=REGION)
+        self.resources = provision(self.model, session, self.secrets, self.model.parameters.get("SenderAddress"))
+        for logical_id, spec in self.model.functions.items():
+            function = LocalFunction(spec, self.model.physical_names[logical_id], REGION, self.pool_size)
+            function.warm()
+            self.functions[logical_id] = function
+        gateway = Gateway(self.model.routes, self.functions, self.secrets["admin_api_key"], self._local_routes())
+        self._server = make_server(gateway, self.host, self.port, access_log=self.access_log)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="touchpoint-gateway", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _configure_environment(self) -> None:
+        """Point every AWS client of this process (the handlers') at moto, with throwaway credentials,
+        and give the handlers the environment the template declares for them."""
+        os.environ.update({
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - moto accepts any credentials
+            "POWERTOOLS_METRICS_NAMESPACE": "TouchpointLocal",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        })
+        os.environ.pop("AWS_PROFILE", None)
+        merged: dict[str, str] = {}
+        for spec in self.model.functions.values():
+            for key, value in spec.environment.items():
+                if key in merged and merged[key] != value and key != "POWERTOOLS_SERVICE_NAME":
+                    # One process hosts every function, so their environments must agree.
+                    print(f"warning: {key} differs between functions; using {merged[key]!r}", file=sys.stderr)
+                    continue
+                merged.setdefault(key, value)
+        os.environ.update(merged)
+
+    # ---------------------------------------------------------------------------- /_local routes
+    def info(self) -> dict[str, Any]:
+        return {"aws_endpoint": self.aws_endpoint, "region": REGION, "resources": dict(self.resources),
+                "functions": {lid: f.name for lid, f in self.functions.items()},
+                "routes": [r.route_key for r in self.model.routes]}
+
+    def _local_routes(self) -> dict[tuple[str, str], LocalRoute]:
+        def json_reply(payload: Any, status: int = 200) -> tuple[int, dict[str, str], bytes]:
+            return status, {"Content-Type": "application/json"}, json.dumps(payload).encode()
+
+        return {("GET", "/_local/info"): lambda query, headers, body: json_reply(self.info())}

@@ -1,0 +1,124 @@
+"""What every HTTP function shares: the 64 KiB body cap, the SPEC §3 error body for every failure
+(including Powertools validation errors and unknown routes), and JSON responses."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from .errors import ApiError, payload_too_large
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def html_response(status: int, html: str) -> Response:
+    return Response(
+        status_code=status,
+        content_type="text/html; charset=utf-8",
+        body=html,
+        headers={
+            "Cache-Control": "no-store",
+            # The pages need no script, frame or remote asset; say so to the browser.
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+def error_response(error: ApiError) -> Response:
+    return json_response(error.status, error.body())
+
+
+def body_bytes(event: dict[str, Any]) -> int:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return len(body) * 3 // 4 - body[-2:].count("=")
+    return len(body.encode("utf-8"))
+
+
+def _field_of(location: tuple[Any, ...]) -> str | None:
+    parts = [p for p in location if p not in ("body", "query", "path", "header")]
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or None
+
+
+def validation_error(errors: Sequence[Any]) -> ApiError:
+    """Pydantic or Powertools validation failures as SPEC errors: unparseable JSON is 400, else 422."""
+    first = errors[0] if errors else {"type": "invalid", "loc": (), "msg": "invalid request"}
+    if first.get("type") == "json_invalid":
+        return ApiError(400, "invalid_json", "The body is not valid JSON", None)
+    if first.get("type") == "unsupported_content_type":
+        return ApiError(400, "unsupported_content_type", str(first.get("msg")), None)
+    location = tuple(first.get("loc", ()))
+    if first.get("type") == "missing" and location in (("body",), ()):
+        return ApiError(400, "missing_body", "A JSON body is required", None)
+    field = _field_of(location)
+    message = str(first.get("msg", "invalid value"))
+    return ApiError(422, "invalid_field", f"{field}: {message}" if field else message, field)
+
+
+def install_error_handlers(app: APIGatewayHttpResolver, logger: Any) -> None:
+    @app.exception_handler(ApiError)
+    def _api_error(error: ApiError) -> Response:
+        return error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response:
+        content_type = (app.current_event.headers.get("content-type") or "").lower()
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            # curl -d sends a form content type; the real problem is the content type, not a field.
+            return error_response(ApiError(400, "unsupported_content_type", "This route takes application/json"))
+        return error_response(validation_error(list(exc.errors())))
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response:
+        return error_response(ApiError(404, "not_found", "No such route", None))
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled error")
+        return error_response(ApiError(500, "internal_error", "Something went wrong on our side", None))
+
+
+def capped(resolve: Callable[[dict, Any], dict]) -> Callable[[dict, Any], dict]:
+    """Wrap a resolver so bodies over 64 KiB are refused before any parsing or I/O."""
+
+    def handler(event: dict, context: Any) -> dict:
+        if body_bytes(event) > MAX_BODY_BYTES:
+            return _as_proxy(payload_too_large(MAX_BODY_BYTES))
+        return resolve(event, context)
+
+    return handler
+
+
+def _as_proxy(error: ApiError) -> dict[str, Any]:
+    return {
+        "statusCode": error.status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON, "Cache-Control": "no-store"},
+        "body": json.dumps(error.body(), separators=(",", ":")),
+        "isBase64Encoded": False,
+    }
+
+
+def decoded_body(event_body: str | None, is_base64: bool) -> str:
+    if not event_body:
+        return ""
+    return base64.b64decode(event_body).decode("utf-8") if is_base64 else event_body

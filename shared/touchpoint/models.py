@@ -1,0 +1,121 @@
+"""Pydantic models of what clients send to the intake routes (the HTTP edge), with the size limits
+that README.md documents."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from .metrics_scale import Metric
+
+MAX_COMMENT_CHARS = 2000
+MAX_PROPERTIES = 20
+MAX_PROPERTY_KEY_CHARS = 64
+MAX_PROPERTY_VALUE_CHARS = 256
+MAX_PROPERTIES_JSON_BYTES = 4096
+MAX_LINK_PROPERTIES_JSON_BYTES = 1024  # they travel inside the link URL
+MAX_IMPORT_BATCH = 100
+
+
+def _no_control_characters(value: str) -> str:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _comment_text(value: str) -> str:
+    # Newlines and tabs are fine in a comment; other control characters are not.
+    if any((ord(ch) < 32 and ch not in "\n\r\t") or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Identifier = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256), AfterValidator(_no_control_characters)
+]
+ShortIdentifier = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128), AfterValidator(_no_control_characters)
+]
+TouchpointId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Comment = Annotated[str, StringConstraints(max_length=MAX_COMMENT_CHARS), AfterValidator(_comment_text)]
+PropertyValue = str | int | float | bool | None
+
+
+def _check_properties(value: dict[str, PropertyValue] | None) -> dict[str, PropertyValue] | None:
+    if value is None:
+        return None
+    if len(value) > MAX_PROPERTIES:
+        raise ValueError(f"at most {MAX_PROPERTIES} properties")
+    for key, item in value.items():
+        if not key or len(key) > MAX_PROPERTY_KEY_CHARS:
+            raise ValueError(f"property names are 1 to {MAX_PROPERTY_KEY_CHARS} characters")
+        _no_control_characters(key)
+        if isinstance(item, str) and len(item) > MAX_PROPERTY_VALUE_CHARS:
+            raise ValueError(f"property {key!r} is longer than {MAX_PROPERTY_VALUE_CHARS} characters")
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"property {key!r} must be a finite number")
+    if len(json.dumps(value, ensure_ascii=False).encode("utf-8")) > MAX_PROPERTIES_JSON_BYTES:
+        raise ValueError(f"properties take at most {MAX_PROPERTIES_JSON_BYTES} bytes as JSON")
+    return value
+
+
+Properties = Annotated[dict[str, PropertyValue] | None, AfterValidator(_check_properties)]
+
+
+class LinkRequest(BaseModel):
+    """``POST /v1/links``: mint a signed survey link for one customer at one touchpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: Identifier
+    touchpoint: TouchpointId
+    metric: Metric | None = None
+    order_id: ShortIdentifier | None = None
+    properties: Properties = None
+    ttl_days: int = Field(default=30, ge=1, le=365)
+
+    @field_validator("properties")
+    @classmethod
+    def _small_enough_for_a_url(cls, value: dict[str, PropertyValue] | None) -> dict[str, PropertyValue] | None:
+        if value and len(json.dumps(value, ensure_ascii=False).encode("utf-8")) > MAX_LINK_PROPERTIES_JSON_BYTES:
+            raise ValueError(f"link properties take at most {MAX_LINK_PROPERTIES_JSON_BYTES} bytes as JSON")
+        return value
+
+
+class SurveyAnswer(BaseModel):
+    """``POST /s/{token}``: the customer's answer (form fields or JSON)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    score: int
+    comment: Comment | None = None
+
+
+class ImportedResponse(BaseModel):
+    """One item of ``POST /v1/responses``: a response collected elsewhere, or history."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: Identifier
+    touchpoint: TouchpointId
+    metric: Metric
+    score: int
+    comment: Comment | None = None
+    submitted_at: datetime | None = None
+    order_id: ShortIdentifier | None = None
+    properties: Properties = None
+    response_id: ShortIdentifier | None = None
+
+    def submitted_at_utc(self, now: datetime) -> datetime:
+        if self.submitted_at is None:
+            return now
+        # A timestamp without a zone is taken as UTC, the period zone of SPEC §5.
+        stamp = self.submitted_at if self.submitted_at.tzinfo else self.submitted_at.replace(tzinfo=UTC)
+        return stamp.astimezone(UTC)
+
+
+ImportBatch = Annotated[list[ImportedResponse], Field(min_length=1, max_length=MAX_IMPORT_BATCH)]

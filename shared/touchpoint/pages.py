@@ -1,0 +1,58 @@
+"""HTML pages of the survey (Jinja2 with autoescape: every user-supplied string is escaped)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from .catalog import Touchpoint
+from .metrics_scale import scale_of
+
+QUESTIONS = {
+    "nps": "How likely are you to recommend {brand} to a friend or colleague?",
+    "csat": "How satisfied were you with {touchpoint}?",
+    "ces": "{brand} made it easy to handle my issue.",
+}
+SCALE_ENDS = {
+    "nps": ("Not at all likely", "Extremely likely"),
+    "csat": ("Very dissatisfied", "Very satisfied"),
+    "ces": ("Strongly disagree", "Strongly agree"),
+}
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Any:
+    # Jinja2 is imported on first render only, keeping it off the cold-start path of JSON routes.
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    return Environment(
+        loader=PackageLoader("touchpoint", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def question(metric: str, brand: str, touchpoint: Touchpoint) -> str:
+    return QUESTIONS[metric].format(brand=brand, touchpoint=touchpoint.label.lower())
+
+
+def render_survey(brand: str, touchpoint: Touchpoint, metric: str, token: str, selected: int | None) -> str:
+    low_label, high_label = SCALE_ENDS[metric]
+    return _environment().get_template("survey.html").render(
+        brand=brand,
+        question=question(metric, brand, touchpoint),
+        touchpoint=touchpoint,
+        metric=metric,
+        scores=list(scale_of(metric)),
+        selected=selected,
+        low_label=low_label,
+        high_label=high_label,
+        token=token,
+    )
+
+
+def render_thanks(brand: str, score: int, comment: str | None, updated: bool) -> str:
+    return _environment().get_template("thanks.html").render(
+        brand=brand, score=score, comment=comment, updated=updated
+    )

@@ -1,0 +1,47 @@
+"""Per-cold-start dependencies of the functions, created lazily (so moto can patch the clients) and
+cached for the life of the execution environment. ``reset()`` drops them (tests, key rotation)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from .catalog import Catalog, load_catalog
+from .secrets_source import token_key_ring
+from .settings import Settings, get_settings
+from .store import ResponseStore
+from .tokens import KeyRing
+
+
+@lru_cache(maxsize=8)
+def aws_client(service: str) -> Any:
+    import boto3
+
+    return boto3.session.Session().client(service)
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+def catalog() -> Catalog:
+    return load_catalog(get_settings().catalog)
+
+
+def key_ring() -> KeyRing:
+    # Not cached here: Powertools Parameters caches the secret for its max age, so a rotated key
+    # reaches warm functions without a redeploy.
+    return token_key_ring(get_settings())
+
+
+def response_store() -> ResponseStore:
+    return ResponseStore(aws_client("dynamodb"), get_settings().table_name)
+
+
+def reset() -> None:
+    from aws_lambda_powertools.utilities import parameters
+
+    aws_client.cache_clear()
+    get_settings.cache_clear()
+    load_catalog.cache_clear()
+    parameters.clear_caches()

@@ -1,0 +1,23 @@
+"""Secrets through Powertools Parameters (Secrets Manager, cached for ``SECRETS_MAX_AGE_SECONDS``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .settings import Settings
+from .tokens import KeyRing
+
+
+def _secret_json(secret_id: str, max_age: int) -> Any:
+    from aws_lambda_powertools.utilities import parameters
+
+    return parameters.get_secret(secret_id, transform="json", max_age=max_age)
+
+
+def token_key_ring(settings: Settings) -> KeyRing:
+    if not settings.token_keys_secret:
+        raise RuntimeError("TOKEN_KEYS_SECRET is not set: the function cannot sign or verify survey links")
+    keys = _secret_json(settings.token_keys_secret, settings.secrets_max_age_seconds)
+    if not isinstance(keys, dict):
+        raise RuntimeError("the token key secret must be a JSON object {key id: key}")
+    return KeyRing(keys)

@@ -1,0 +1,176 @@
+"""Survey intake (SPEC §3): minting links, rendering the survey page, recording answers and imports.
+
+Pure functions over the catalog, the key ring and a ``ResponseStore``; the handler only wires them to
+routes. Every check happens before the single write, so rejected input never writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from . import pages
+from .catalog import Catalog, Touchpoint
+from .errors import ApiError, unprocessable
+from .metrics_scale import SCALES, scale_of
+from .models import ImportedResponse, LinkRequest, SurveyAnswer
+from .tokens import KeyRing, SurveyClaims, expiry, mint_token, survey_id_for, verify_token
+
+# A response may be dated a little ahead of our clock (the sender's clock), never further.
+MAX_FUTURE_SKEW = timedelta(minutes=5)
+
+
+class ResponseWriter(Protocol):
+    def upsert(self, record: dict[str, Any]) -> bool: ...
+
+    def insert_once(self, record: dict[str, Any]) -> bool: ...
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 UTC with a Z, to the millisecond: sortable as text and exact for periods."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _touchpoint(catalog: Catalog, touchpoint_id: str, field: str = "touchpoint") -> Touchpoint:
+    found = catalog.get(touchpoint_id)
+    if found is None:
+        known = ", ".join(t.id for t in catalog.touchpoints)
+        raise unprocessable("unknown_touchpoint", f"Unknown touchpoint {touchpoint_id!r}; known: {known}", field)
+    return found
+
+
+def check_score(metric: str, score: int, field: str = "score") -> None:
+    if score not in scale_of(metric):
+        low, high = SCALES[metric]
+        raise unprocessable(
+            "score_out_of_range", f"A {metric.upper()} score is a whole number from {low} to {high}", field
+        )
+
+
+# Links -----------------------------------------------------------------------------------------
+def mint_link(request: LinkRequest, catalog: Catalog, ring: KeyRing, base_url: str, now: datetime) -> dict:
+    touchpoint = _touchpoint(catalog, request.touchpoint)
+    metric = request.metric or touchpoint.metric
+    claims = SurveyClaims(
+        survey_id=survey_id_for(request.customer_id, touchpoint.id, metric, request.order_id),
+        customer_id=request.customer_id,
+        touchpoint=touchpoint.id,
+        metric=metric,
+        order_id=request.order_id,
+        expires_at=expiry(now, request.ttl_days),
+        properties=request.properties,
+    )
+    token = mint_token(ring, claims)
+    return {"token": token, "url": f"{base_url.rstrip('/')}/s/{token}", "expires_at": iso(claims.expires_at),
+            "survey_id": claims.survey_id, "touchpoint": touchpoint.id, "metric": metric}
+
+
+# The survey page -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OpenSurvey:
+    claims: SurveyClaims
+    touchpoint: Touchpoint
+
+
+def open_survey(token: str, catalog: Catalog, ring: KeyRing, now: datetime) -> OpenSurvey:
+    claims = verify_token(ring, token, now)
+    touchpoint = catalog.get(claims.touchpoint)
+    if touchpoint is None:
+        # Genuine token, but the touchpoint left the catalog since the link was sent.
+        raise ApiError(410, "survey_closed", "This survey is no longer open.", "token")
+    return OpenSurvey(claims, touchpoint)
+
+
+def survey_page(token: str, preselect: str | None, catalog: Catalog, ring: KeyRing, now: datetime) -> str:
+    """The HTML page for a link. Reads nothing and writes nothing: link scanners may fetch it."""
+    survey = open_survey(token, catalog, ring, now)
+    selected: int | None = None
+    if preselect is not None and preselect.strip().lstrip("-").isdigit():
+        candidate = int(preselect)
+        selected = candidate if candidate in scale_of(survey.claims.metric) else None
+    return pages.render_survey(catalog.brand, survey.touchpoint, survey.claims.metric, token, selected)
+
+
+def submit_answer(
+    token: str, answer: SurveyAnswer, catalog: Catalog, ring: KeyRing, store: ResponseWriter, now: datetime
+) -> tuple[bool, dict[str, Any]]:
+    """Record the answer to a link; one record per token, a resubmission replaces it.
+    Returns (created, record)."""
+    survey = open_survey(token, catalog, ring, now)
+    check_score(survey.claims.metric, answer.score)
+    record = response_record(
+        survey_id=survey.claims.survey_id,
+        customer_id=survey.claims.customer_id,
+        touchpoint=survey.touchpoint,
+        metric=survey.claims.metric,
+        score=answer.score,
+        comment=answer.comment,
+        submitted_at=now,
+        order_id=survey.claims.order_id,
+        source="link",
+        properties=survey.claims.properties,
+    )
+    return store.upsert(record), record
+
+
+# Imports ---------------------------------------------------------------------------------------
+def import_responses(
+    items: list[ImportedResponse], catalog: Catalog, store: ResponseWriter, now: datetime
+) -> list[dict[str, Any]]:
+    """Validate the whole batch first (a bad item rejects it all, writing nothing), then write each
+    item once: a response_id already imported is reported as a duplicate and left as it was."""
+    prefix = len(items) > 1
+    records = []
+    for index, item in enumerate(items):
+        where = f"[{index}]." if prefix else ""
+        touchpoint = _touchpoint(catalog, item.touchpoint, f"{where}touchpoint")
+        check_score(item.metric, item.score, f"{where}score")
+        submitted_at = item.submitted_at_utc(now)
+        if submitted_at > now + MAX_FUTURE_SKEW:
+            raise unprocessable("submitted_in_future", "submitted_at lies in the future", f"{where}submitted_at")
+        survey_id = (
+            "i" + hashlib.sha256(item.response_id.encode("utf-8")).hexdigest()[:31]
+            if item.response_id
+            else "i" + secrets.token_hex(15)
+        )
+        records.append(response_record(
+            survey_id=survey_id, customer_id=item.customer_id, touchpoint=touchpoint, metric=item.metric,
+            score=item.score, comment=item.comment, submitted_at=submitted_at, order_id=item.order_id,
+            source="import", properties=item.properties, response_id=item.response_id,
+        ))
+    results = []
+    for record in records:
+        created = store.insert_once(record)
+        results.append({"survey_id": record["survey_id"], "response_id": record.get("response_id"),
+                        "status": "created" if created else "duplicate"})
+    return results
+
+
+def response_record(
+    *, survey_id: str, customer_id: str, touchpoint: Touchpoint, metric: str, score: int, comment: str | None,
+    submitted_at: datetime, order_id: str | None, source: str, properties: dict | None = None,
+    response_id: str | None = None,
+) -> dict[str, Any]:
+    from .keys import customer_partition
+
+    return {
+        "type": "response",
+        "survey_id": survey_id,
+        "customer_id": customer_id,
+        "touchpoint": touchpoint.id,
+        "family": touchpoint.family,
+        "stage": touchpoint.stage,
+        "metric": metric,
+        "score": score,
+        "comment": comment or None,
+        "submitted_at": iso(submitted_at),
+        "order_id": order_id,
+        "properties": properties or None,
+        "response_id": response_id,
+        "source": source,
+        "gsi1pk": customer_partition(customer_id),
+        "gsi1sk": f"RESP#{iso(submitted_at)}#{survey_id}",
+    }
