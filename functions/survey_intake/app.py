@@ -4,7 +4,9 @@ done by ``touchpoint.surveys``."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated
 from urllib.parse import parse_qs
 
@@ -16,7 +18,7 @@ from pydantic import ValidationError
 from touchpoint import runtime, surveys
 from touchpoint.errors import ApiError
 from touchpoint.http import capped, html_response, install_error_handlers, json_response, validation_error
-from touchpoint.models import ImportBatch, ImportedResponse, LinkRequest, SurveyAnswer
+from touchpoint.models import ImportedResponse, LinkRequest, SurveyAnswer
 from touchpoint.pages import render_thanks
 
 logger = Logger(service="survey-intake")
@@ -43,9 +45,28 @@ def _base_url() -> str:
     return f"{scheme}://{host}{prefix}"
 
 
+# A mailer that retries POST /v1/links within the hour gets the very same link back, not a second
+# survey for the same customer (Powertools idempotency on the request body, IdempotencyTable).
+LINK_RETRY_WINDOW_SECONDS = 3600
+
+
+def _mint(request: LinkRequest, base_url: str) -> dict:
+    return surveys.mint_link(request, runtime.catalog(), runtime.key_ring(), base_url, _now())
+
+
+@lru_cache(maxsize=1)
+def _idempotent_mint() -> Callable[..., dict]:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
+    config = IdempotencyConfig(expires_after_seconds=LINK_RETRY_WINDOW_SECONDS)
+    config.register_lambda_context(app.lambda_context)
+    return idempotent_function(data_keyword_argument="request", persistence_store=runtime.idempotency_store(),
+                               config=config)(_mint)
+
+
 @app.post("/v1/links", summary="Mint a signed survey link", tags=["surveys"])
 def create_link(request: Annotated[LinkRequest, Body()]):
-    link = surveys.mint_link(request, runtime.catalog(), runtime.key_ring(), _base_url(), _now())
+    link = _idempotent_mint()(request=request, base_url=_base_url())
     return json_response(201, link)
 
 
@@ -96,7 +117,8 @@ def _read_answer() -> tuple[bool, SurveyAnswer]:
 
 
 @app.post("/v1/responses", summary="Import responses (one object or a list of up to 100)", tags=["surveys"])
-def import_responses(body: Annotated[ImportedResponse | ImportBatch, Body()]):
+def import_responses(body: Annotated[ImportedResponse | list[ImportedResponse], Body()]):
+    # A plain list (not an Annotated one) so Powertools keeps a JSON array whole; size is checked below.
     items = body if isinstance(body, list) else [body]
     results = surveys.import_responses(items, runtime.catalog(), runtime.response_store(), _now())
     created = sum(1 for r in results if r["status"] == "created")

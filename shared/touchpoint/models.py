@@ -117,5 +117,3 @@ class ImportedResponse(BaseModel):
         stamp = self.submitted_at if self.submitted_at.tzinfo else self.submitted_at.replace(tzinfo=UTC)
         return stamp.astimezone(UTC)
 
-
-ImportBatch = Annotated[list[ImportedResponse], Field(min_length=1, max_length=MAX_IMPORT_BATCH)]

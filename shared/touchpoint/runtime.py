@@ -38,10 +38,22 @@ def response_store() -> ResponseStore:
     return ResponseStore(aws_client("dynamodb"), get_settings().table_name)
 
 
+@lru_cache(maxsize=1)
+def idempotency_store() -> Any:
+    """Powertools idempotency persistence on the IdempotencyTable (created on first use)."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    table = get_settings().idempotency_table_name
+    if not table:
+        raise RuntimeError("IDEMPOTENCY_TABLE_NAME is not set")
+    return DynamoDBPersistenceLayer(table_name=table, boto3_client=aws_client("dynamodb"))
+
+
 def reset() -> None:
     from aws_lambda_powertools.utilities import parameters
 
     aws_client.cache_clear()
+    idempotency_store.cache_clear()
     get_settings.cache_clear()
     load_catalog.cache_clear()
     parameters.clear_caches()

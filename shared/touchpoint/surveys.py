@@ -16,7 +16,7 @@ from . import pages
 from .catalog import Catalog, Touchpoint
 from .errors import ApiError, unprocessable
 from .metrics_scale import SCALES, scale_of
-from .models import ImportedResponse, LinkRequest, SurveyAnswer
+from .models import MAX_IMPORT_BATCH, ImportedResponse, LinkRequest, SurveyAnswer
 from .tokens import KeyRing, SurveyClaims, expiry, mint_token, survey_id_for, verify_token
 
 # A response may be dated a little ahead of our clock (the sender's clock), never further.
@@ -122,6 +122,8 @@ def import_responses(
 ) -> list[dict[str, Any]]:
     """Validate the whole batch first (a bad item rejects it all, writing nothing), then write each
     item once: a response_id already imported is reported as a duplicate and left as it was."""
+    if not 1 <= len(items) <= MAX_IMPORT_BATCH:
+        raise unprocessable("batch_size", f"Send between 1 and {MAX_IMPORT_BATCH} responses per request", None)
     prefix = len(items) > 1
     records = []
     for index, item in enumerate(items):

@@ -18,7 +18,8 @@ def _cmd_local(args: argparse.Namespace) -> int:
 
     log = (lambda line: print(line, file=sys.stderr, flush=True)) if args.verbose else None
     parameters = dict(p.split("=", 1) for p in args.param)
-    stack = LocalStack(host=args.host, port=args.port, preset=args.preset, parameters=parameters, access_log=log)
+    stack = LocalStack(host=args.host, port=args.port, preset=args.preset, parameters=parameters,
+                       access_log=log, aws_port=args.aws_port)
     stack.start()
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -75,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--preset", default=None, help="touchpoint catalog preset (default: the template's)")
     local.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                        help="override a template parameter, e.g. --param LogLevel=INFO")
+    local.add_argument("--aws-port", type=int, default=0,
+                       help="port of the moto server (default: a free one); fix it for sam local")
     local.add_argument("--verbose", action="store_true", help="print one line per request")
     local.set_defaults(run=_cmd_local)
 

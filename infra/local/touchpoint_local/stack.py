@@ -39,7 +39,7 @@ def load_local_secrets(root: Path) -> dict[str, Any]:
 class LocalStack:
     def __init__(self, root: Path | None = None, host: str = "127.0.0.1", port: int = 3000,
                  preset: str | None = None, parameters: dict[str, str] | None = None, pool_size: int = 4,
-                 access_log: Callable[[str], None] | None = None) -> None:
+                 access_log: Callable[[str], None] | None = None, aws_port: int = 0) -> None:
         self.root = root or project_root()
         self.host, self.port = host, port
         self.secrets = load_local_secrets(self.root)
@@ -48,6 +48,7 @@ class LocalStack:
             overrides["CatalogPreset"] = preset
         self.model: StackModel = read_stack(self.root / "template.yaml", overrides, region=REGION)
         self.pool_size = pool_size
+        self.aws_port = aws_port
         self.access_log = access_log
         self.resources: dict[str, str] = {}
         self.functions: dict[str, LocalFunction] = {}
@@ -63,7 +64,7 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
         self._moto.start()
         moto_host, moto_port = self._moto.get_host_and_port()
         self.aws_endpoint = f"http://{moto_host}:{moto_port}"
@@ -118,6 +119,8 @@ class LocalStack:
         merged: dict[str, str] = {}
         for spec in self.model.functions.values():
             for key, value in spec.environment.items():
+                if key == "AWS_ENDPOINT_URL":
+                    continue  # the template leaves it empty for AWS; here it is the moto server
                 if key in merged and merged[key] != value and key != "POWERTOOLS_SERVICE_NAME":
                     # One process hosts every function, so their environments must agree.
                     print(f"warning: {key} differs between functions; using {merged[key]!r}", file=sys.stderr)
