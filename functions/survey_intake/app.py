@@ -17,7 +17,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 from touchpoint import runtime, surveys
 from touchpoint.errors import ApiError
-from touchpoint.http import capped, html_response, install_error_handlers, json_response, validation_error
+from touchpoint.http import (
+    capped,
+    html_response,
+    install_error_handlers,
+    json_response,
+    request_base_url,
+    validation_error,
+)
 from touchpoint.models import ImportedResponse, LinkRequest, SurveyAnswer
 from touchpoint.pages import render_thanks
 
@@ -34,15 +41,7 @@ def _now() -> datetime:
 
 
 def _base_url() -> str:
-    configured = runtime.settings().public_base_url
-    if configured:
-        return configured
-    event = app.current_event
-    scheme = event.headers.get("x-forwarded-proto", "https")
-    host = event.request_context.domain_name
-    stage = event.request_context.stage
-    prefix = "" if stage in (None, "", "$default") else f"/{stage}"
-    return f"{scheme}://{host}{prefix}"
+    return request_base_url(app.current_event, runtime.settings().public_base_url)
 
 
 # A mailer that retries POST /v1/links within the hour gets the very same link back, not a second
@@ -124,6 +123,14 @@ def import_responses(body: Annotated[ImportedResponse | list[ImportedResponse], 
     created = sum(1 for r in results if r["status"] == "created")
     payload = {"created": created, "duplicates": len(results) - created, "results": results}
     return json_response(201 if created else 200, payload)
+
+
+@app.delete("/v1/customers/<customer_id>", summary="Erase every record of a customer", tags=["customers"])
+def erase_customer(customer_id: str):
+    from touchpoint.erasure import erase_customer as erase
+
+    deleted = erase(runtime.aws_client("dynamodb"), runtime.settings().table_name, customer_id)
+    return json_response(200, {"customer_id": customer_id, "deleted_records": deleted})
 
 
 @app.get("/v1/touchpoints", summary="The active touchpoint catalog", tags=["catalog"])

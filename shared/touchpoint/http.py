@@ -118,7 +118,18 @@ def _as_proxy(error: ApiError) -> dict[str, Any]:
     }
 
 
-def decoded_body(event_body: str | None, is_base64: bool) -> str:
-    if not event_body:
-        return ""
-    return base64.b64decode(event_body).decode("utf-8") if is_base64 else event_body
+def raw_body(event: Any) -> bytes:
+    """The request body exactly as the client sent it (signatures are computed over these bytes)."""
+    body = event.body or ""
+    return base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
+
+
+def request_base_url(event: Any, configured: str) -> str:
+    """Where links should point: the configured public URL, else the API's own host and stage."""
+    if configured:
+        return configured
+    scheme = event.headers.get("x-forwarded-proto", "https")
+    context = event.request_context
+    stage = context.stage
+    prefix = "" if stage in (None, "", "$default") else f"/{stage}"
+    return f"{scheme}://{context.domain_name}{prefix}"

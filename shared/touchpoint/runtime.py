@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from .catalog import Catalog, load_catalog
-from .secrets_source import token_key_ring
+from .secrets_source import token_key_ring, webhook_secrets
 from .settings import Settings, get_settings
 from .store import ResponseStore
 from .tokens import KeyRing
@@ -38,6 +38,25 @@ def response_store() -> ResponseStore:
     return ResponseStore(aws_client("dynamodb"), get_settings().table_name)
 
 
+def ticket_store() -> Any:
+    from .ticket_store import TicketStore
+
+    return TicketStore(aws_client("dynamodb"), get_settings().table_name)
+
+
+def webhook_secret(provider: str) -> str | None:
+    return webhook_secrets(get_settings()).get(provider)
+
+
+def event_publisher() -> Any:
+    from .events_bus import EventBridgePublisher
+
+    bus = get_settings().event_bus_name
+    if not bus:
+        raise RuntimeError("EVENT_BUS_NAME is not set")
+    return EventBridgePublisher(aws_client("events"), bus)
+
+
 @lru_cache(maxsize=1)
 def idempotency_store() -> Any:
     """Powertools idempotency persistence on the IdempotencyTable (created on first use)."""
@@ -47,6 +66,12 @@ def idempotency_store() -> Any:
     if not table:
         raise RuntimeError("IDEMPOTENCY_TABLE_NAME is not set")
     return DynamoDBPersistenceLayer(table_name=table, boto3_client=aws_client("dynamodb"))
+
+
+def aggregator() -> Any:
+    from .aggregation import Aggregator
+
+    return Aggregator(aws_client("dynamodb"), get_settings().table_name)
 
 
 def reset() -> None:

@@ -21,3 +21,13 @@ def token_key_ring(settings: Settings) -> KeyRing:
     if not isinstance(keys, dict):
         raise RuntimeError("the token key secret must be a JSON object {key id: key}")
     return KeyRing(keys)
+
+
+def webhook_secrets(settings: Settings) -> dict[str, str]:
+    """{provider: secret}; a provider with no (or an empty) secret accepts nothing."""
+    if not settings.webhook_secrets_secret:
+        raise RuntimeError("WEBHOOK_SECRETS_SECRET is not set: webhooks cannot be verified")
+    secrets = _secret_json(settings.webhook_secrets_secret, settings.secrets_max_age_seconds)
+    if not isinstance(secrets, dict):
+        raise RuntimeError("the webhook secret must be a JSON object {provider: secret}")
+    return {str(k): str(v) for k, v in secrets.items() if isinstance(v, str)}

@@ -15,6 +15,7 @@ class Settings(BaseModel):
     idempotency_table_name: str | None = Field(default=None, alias="IDEMPOTENCY_TABLE_NAME")
     token_keys_secret: str | None = Field(default=None, alias="TOKEN_KEYS_SECRET")
     webhook_secrets_secret: str | None = Field(default=None, alias="WEBHOOK_SECRETS_SECRET")
+    event_bus_name: str | None = Field(default=None, alias="EVENT_BUS_NAME")
     catalog: str = Field(default="ecommerce", alias="TOUCHPOINT_CATALOG")
     # Where survey links point. Empty: derived from the request's own host (the API's URL).
     public_base_url: str = Field(default="", alias="PUBLIC_BASE_URL")

@@ -3,66 +3,36 @@ client as a parameter so tests hand it a moto client or a fake."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-from .keys import response_key
+from .dynamo import from_item, key_of, set_fields_expression, to_item
+from .keys import RESPONSE_SK, customer_partition, response_key
 
-_ALWAYS_SET = (
-    "type", "survey_id", "customer_id", "touchpoint", "family", "stage", "metric", "score",
-    "submitted_at", "source", "gsi1pk", "gsi1sk",
+RESPONSE_FIELDS = (
+    "type", "survey_id", "customer_id", "touchpoint", "family", "stage", "metric", "score", "submitted_at",
+    "source", "gsi1pk", "gsi1sk", "comment", "order_id", "properties", "response_id", "s2e_ticket", "s2e_fcr",
 )
-_OPTIONAL = ("comment", "order_id", "properties", "response_id")
-
-
-def _to_dynamo(value: Any) -> Any:
-    """Plain JSON values to what boto3's serializer accepts (floats become Decimal)."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {k: _to_dynamo(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_to_dynamo(v) for v in value]
-    return value
+CUSTOMER_INDEX = "ByCustomer"
 
 
 class ResponseStore:
     def __init__(self, client: Any, table_name: str) -> None:
-        from boto3.dynamodb.types import TypeSerializer
-
         self._client = client
         self._table = table_name
-        self._serialize = TypeSerializer().serialize
-
-    def _av(self, value: Any) -> dict[str, Any]:
-        return self._serialize(_to_dynamo(value))
 
     def upsert(self, record: dict[str, Any]) -> bool:
         """Write a link response; a resubmission replaces the earlier answer in place. Returns True
         when the record is new. One atomic UpdateItem, so concurrent submits still leave one item."""
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        sets: list[str] = []
-        removes: list[str] = []
-        for i, field in enumerate(_ALWAYS_SET + _OPTIONAL):
-            names[f"#a{i}"] = field
-            if record.get(field) is None:
-                if field in _OPTIONAL:
-                    removes.append(f"#a{i}")
-                continue
-            values[f":v{i}"] = self._av(record[field])
-            sets.append(f"#a{i} = :v{i}")
-        names["#first"] = "first_submitted_at"
-        values[":first"] = self._av(record["submitted_at"])
+        sets, removes, names, values = set_fields_expression(record, RESPONSE_FIELDS)
+        names.update({"#first": "first_submitted_at", "#n": "submissions"})
+        values.update({":first": values[f":f{RESPONSE_FIELDS.index('submitted_at')}"], ":one": {"N": "1"}})
         sets.append("#first = if_not_exists(#first, :first)")
-        names["#n"] = "submissions"
-        values[":one"] = {"N": "1"}
         expression = "SET " + ", ".join(sets) + " ADD #n :one"
         if removes:
             expression += " REMOVE " + ", ".join(removes)
         result = self._client.update_item(
             TableName=self._table,
-            Key={k: {"S": v} for k, v in response_key(record["survey_id"]).items()},
+            Key=key_of(response_key(record["survey_id"])["pk"], RESPONSE_SK),
             UpdateExpression=expression,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
@@ -74,15 +44,26 @@ class ResponseStore:
     def insert_once(self, record: dict[str, Any]) -> bool:
         """Write an imported response unless its survey id exists already (first import wins).
         Returns True when written."""
-        item = {**response_key(record["survey_id"]), **{k: v for k, v in record.items() if v is not None}}
-        item["first_submitted_at"] = record["submitted_at"]
-        item["submissions"] = 1
+        item = {**response_key(record["survey_id"]), **record,
+                "first_submitted_at": record["submitted_at"], "submissions": 1}
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item={k: self._av(v) for k, v in item.items()},
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+            self._client.put_item(TableName=self._table, Item=to_item(item),
+                                  ConditionExpression="attribute_not_exists(pk)")
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def solved_tickets(self, customer_id: str) -> list[dict[str, Any]]:
+        """The customer's ticket states (status, solved_at, fcr) from the ByCustomer index."""
+        found: list[dict[str, Any]] = []
+        request: dict[str, Any] = {
+            "TableName": self._table, "IndexName": CUSTOMER_INDEX,
+            "KeyConditionExpression": "gsi1pk = :c AND begins_with(gsi1sk, :t)",
+            "ExpressionAttributeValues": {":c": {"S": customer_partition(customer_id)}, ":t": {"S": "TICKET#"}},
+        }
+        while True:
+            page = self._client.query(**request)
+            found.extend(from_item(item) for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return [t for t in found if t.get("status") in ("solved", "closed") and t.get("solved_at")]
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -28,6 +28,28 @@ class ResponseWriter(Protocol):
 
     def insert_once(self, record: dict[str, Any]) -> bool: ...
 
+    def solved_tickets(self, customer_id: str) -> list[dict[str, Any]]: ...
+
+
+SERVICE_LINK_WINDOW = timedelta(days=30)
+
+
+def link_service_outcome(record: dict[str, Any], store: ResponseWriter) -> dict[str, Any]:
+    """Service -> experience (SPEC §5): tie an NPS response to the customer's latest ticket solved in
+    the 30 days before it, from the ticket states known now, and keep that ticket's FCR on the record."""
+    if record["metric"] != "nps":
+        return record
+    from .periods import parse_time
+
+    answered = parse_time(record["submitted_at"])
+    candidates = [t for t in store.solved_tickets(record["customer_id"])
+                  if answered - SERVICE_LINK_WINDOW <= parse_time(t["solved_at"]) <= answered]
+    if candidates:
+        latest = max(candidates, key=lambda t: (parse_time(t["solved_at"]), t["pk"]))
+        record["s2e_ticket"] = latest["pk"].removeprefix("TICKET#")
+        record["s2e_fcr"] = bool(latest.get("fcr"))
+    return record
+
 
 def iso(moment: datetime) -> str:
     """ISO 8601 UTC with a Z, to the millisecond: sortable as text and exact for periods."""
@@ -113,6 +135,7 @@ def submit_answer(
         source="link",
         properties=survey.claims.properties,
     )
+    link_service_outcome(record, store)
     return store.upsert(record), record
 
 
@@ -145,7 +168,7 @@ def import_responses(
         ))
     results = []
     for record in records:
-        created = store.insert_once(record)
+        created = store.insert_once(link_service_outcome(record, store))
         results.append({"survey_id": record["survey_id"], "response_id": record.get("response_id"),
                         "status": "created" if created else "duplicate"})
     return results

@@ -66,6 +66,36 @@ def _cmd_link(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rebuild(args: argparse.Namespace) -> int:
+    import urllib.request
+
+    import boto3
+    from touchpoint.periods import is_period
+    from touchpoint.rebuild import rebuild
+
+    if args.period and not is_period(args.period):
+        print(f"error: {args.period!r} is not a period (use 2026-W47 or 2026-11)", file=sys.stderr)
+        return 2
+    if args.table:
+        client = boto3.client("dynamodb", region_name=args.region, endpoint_url=args.endpoint)
+        table = args.table
+    else:
+        with urllib.request.urlopen(args.stack.rstrip("/") + "/_local/info", timeout=10) as reply:  # noqa: S310
+            info = json.loads(reply.read())
+        client = boto3.client("dynamodb", region_name=info["region"], endpoint_url=info["aws_endpoint"],
+                              aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106 - moto
+        table = info["resources"]["FeedbackTable"]
+    report = rebuild(client, table, args.period)
+    scope = f"period {args.period}" if args.period else "all periods"
+    print(f"rebuild ({scope}): {report.records} raw records, {report.rollup_items} rollup items, "
+          f"drift {len(report.drift)}")
+    for item in report.drift[:50]:
+        print(f"  {item.pk} {item.sk} {item.attribute}: stored {item.stored}, recomputed {item.expected}")
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    return 1 if report.drift else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="touchpoint", description="Touchpoint: CX and CS feedback pipeline")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -93,6 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("--secrets", default=None, help="a secrets.json with token_keys (default: infra/local)")
     link.add_argument("--json", action="store_true", help="print {token, url, expires_at, ...}")
     link.set_defaults(run=_cmd_link)
+
+    rebuild = commands.add_parser("rebuild", help="recompute rollups from raw records and report the drift")
+    rebuild.add_argument("--period", default=None, help="limit to one period, e.g. 2026-W47 or 2026-11")
+    rebuild.add_argument("--stack", default="http://127.0.0.1:3000", help="a running `touchpoint local`")
+    rebuild.add_argument("--table", default=None, help="a deployed FeedbackTable (uses your AWS credentials)")
+    rebuild.add_argument("--region", default=None)
+    rebuild.add_argument("--endpoint", default=None, help="AWS endpoint URL (with --table)")
+    rebuild.add_argument("--json", action="store_true")
+    rebuild.set_defaults(run=_cmd_rebuild)
     return parser
 
 

@@ -35,6 +35,22 @@ def _table_request(name: str, props: dict[str, Any]) -> dict[str, Any]:
     return request
 
 
+def tap_queue_name(bus_name: str) -> str:
+    return f"{bus_name}-local-tap"
+
+
+def tap_event_bus(session: Any, bus_name: str) -> None:
+    """Locally only: a rule copies every Touchpoint event on the bus to a queue, so `GET /_local/events`
+    (and tests) can see what was published."""
+    sqs, events = session.client("sqs"), session.client("events")
+    queue_url = sqs.create_queue(QueueName=tap_queue_name(bus_name))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=f"{bus_name}-local-tap", EventBusName=bus_name,
+                    EventPattern=json.dumps({"source": ["touchpoint"]}))
+    events.put_targets(Rule=f"{bus_name}-local-tap", EventBusName=bus_name,
+                       Targets=[{"Id": "local-tap", "Arn": queue_arn}])
+
+
 def provision(model: StackModel, session: Any, local_secrets: dict[str, Any], sender: str | None) -> dict[str, str]:
     """Create every resource; returns {logical id: physical name} of what was created."""
     created: dict[str, str] = {}
@@ -56,6 +72,7 @@ def provision(model: StackModel, session: Any, local_secrets: dict[str, Any], se
             session.client("sqs").create_queue(QueueName=name)
         elif kind == "AWS::Events::EventBus":
             session.client("events").create_event_bus(Name=name)
+            tap_event_bus(session, name)
         elif kind == "AWS::SecretsManager::Secret":
             local_key = (resource.get("Metadata") or {}).get("LocalSecret")
             if local_key not in local_secrets:

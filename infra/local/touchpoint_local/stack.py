@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from .functions import LocalFunction
 from .gateway import Gateway, LocalRoute, make_server
 from .provision import provision
+from .streams import StreamPump
 from .template import StackModel, read_stack
 
 REGION = "us-east-1"
@@ -39,7 +41,8 @@ def load_local_secrets(root: Path) -> dict[str, Any]:
 class LocalStack:
     def __init__(self, root: Path | None = None, host: str = "127.0.0.1", port: int = 3000,
                  preset: str | None = None, parameters: dict[str, str] | None = None, pool_size: int = 4,
-                 access_log: Callable[[str], None] | None = None, aws_port: int = 0) -> None:
+                 access_log: Callable[[str], None] | None = None, aws_port: int = 0,
+                 pump_interval: float = 1.0) -> None:
         self.root = root or project_root()
         self.host, self.port = host, port
         self.secrets = load_local_secrets(self.root)
@@ -49,6 +52,8 @@ class LocalStack:
         self.model: StackModel = read_stack(self.root / "template.yaml", overrides, region=REGION)
         self.pool_size = pool_size
         self.aws_port = aws_port
+        self.pump_interval = pump_interval
+        self.pumps: list[StreamPump] = []
         self.access_log = access_log
         self.resources: dict[str, str] = {}
         self.functions: dict[str, LocalFunction] = {}
@@ -56,6 +61,8 @@ class LocalStack:
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.aws_endpoint = ""
+        self._events: list[dict[str, Any]] = []
+        self._events_lock = threading.Lock()
 
     # ---------------------------------------------------------------------------- lifecycle
     def start(self) -> LocalStack:
@@ -77,12 +84,51 @@ class LocalStack:
             function = LocalFunction(spec, self.model.physical_names[logical_id], REGION, self.pool_size)
             function.warm()
             self.functions[logical_id] = function
+        self.pumps = self._stream_pumps(session)
         gateway = Gateway(self.model.routes, self.functions, self.secrets["admin_api_key"], self._local_routes())
         self._server = make_server(gateway, self.host, self.port, access_log=self.access_log)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="touchpoint-gateway", daemon=True)
         self._thread.start()
+        if self.pump_interval:
+            threading.Thread(target=self._pump_forever, name="touchpoint-stream-pump", daemon=True).start()
         return self
+
+    def _stream_pumps(self, session: Any) -> list[StreamPump]:
+        """One pump per DynamoDB event source of the template's functions."""
+        pumps = []
+        for logical_id, spec in self.model.functions.items():
+            for source in spec.stream_sources:
+                stream = source["Stream"]
+                table_logical_id = stream["Fn::GetAtt"][0] if isinstance(stream["Fn::GetAtt"], list) \
+                    else stream["Fn::GetAtt"].split(".")[0]
+                table = session.client("dynamodb").describe_table(TableName=self.resources[table_logical_id])
+                pumps.append(StreamPump(
+                    function=self.functions[logical_id], stream_arn=table["Table"]["LatestStreamArn"],
+                    session=session, batch_size=int(source.get("BatchSize", 100)),
+                    max_retries=int(source.get("MaximumRetryAttempts", 5)),
+                    report_failures="ReportBatchItemFailures" in (source.get("FunctionResponseTypes") or []),
+                ))
+        return pumps
+
+    def drain(self) -> int:
+        """Pump every pending stream record through its function, until nothing is pending (the
+        aggregator's own writes make new records, e.g. alerts)."""
+        total = 0
+        for _ in range(50):
+            delivered = sum(pump.drain() for pump in self.pumps)
+            total += delivered
+            if not delivered:
+                return total
+        return total
+
+    def _pump_forever(self) -> None:
+        while self._server is not None:
+            try:
+                self.drain()
+            except Exception as exc:  # keep pumping; the next drain retries from the same place
+                print(f"stream pump: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            time.sleep(self.pump_interval)
 
     def stop(self) -> None:
         if self._server is not None:
@@ -132,10 +178,37 @@ class LocalStack:
     def info(self) -> dict[str, Any]:
         return {"aws_endpoint": self.aws_endpoint, "region": REGION, "resources": dict(self.resources),
                 "functions": {lid: f.name for lid, f in self.functions.items()},
-                "routes": [r.route_key for r in self.model.routes]}
+                "routes": [r.route_key for r in self.model.routes],
+                "streams": [{"function": p.function.spec.logical_id, "stream_arn": p.stream_arn,
+                             "delivered": p.delivered, "parked_batches": len(p.parked)} for p in self.pumps]}
+
+    def published_events(self) -> list[dict[str, Any]]:
+        """Every event published to the template's event buses so far (from the local tap queues)."""
+        import boto3
+
+        from .provision import tap_queue_name
+
+        sqs = boto3.session.Session(region_name=REGION).client("sqs")
+        with self._events_lock:
+            for logical_id, resource in self.model.resources.items():
+                if resource["Type"] != "AWS::Events::EventBus" or logical_id not in self.resources:
+                    continue
+                url = sqs.get_queue_url(QueueName=tap_queue_name(self.resources[logical_id]))["QueueUrl"]
+                while True:
+                    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+                    if not messages:
+                        break
+                    for message in messages:
+                        self._events.append(json.loads(message["Body"]))
+                        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            return list(self._events)
 
     def _local_routes(self) -> dict[tuple[str, str], LocalRoute]:
         def json_reply(payload: Any, status: int = 200) -> tuple[int, dict[str, str], bytes]:
             return status, {"Content-Type": "application/json"}, json.dumps(payload).encode()
 
-        return {("GET", "/_local/info"): lambda query, headers, body: json_reply(self.info())}
+        return {
+            ("GET", "/_local/info"): lambda query, headers, body: json_reply(self.info()),
+            ("GET", "/_local/events"): lambda query, headers, body: json_reply(self.published_events()),
+            ("POST", "/_local/drain"): lambda query, headers, body: json_reply({"records": self.drain()}),
+        }

@@ -131,6 +131,8 @@ class Resolver:
             return f"arn:aws:sqs:{region}:{account}:{name}" if attribute == "Arn" else name
         if kind == "AWS::S3::Bucket":
             return f"arn:aws:s3:::{name}"
+        if kind == "AWS::Events::EventBus":
+            return f"arn:aws:events:{region}:{account}:event-bus/{name}"
         return f"arn:aws:local:{region}:{account}:{logical_id}/{attribute}"
 
     def resolve(self, value: Any) -> Any:

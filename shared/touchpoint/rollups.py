@@ -1,0 +1,146 @@
+"""What each raw record contributes to the rollups (see docs/rollups.md), as pure functions.
+
+The aggregator applies ``contribution(new image) - contribution(old image)`` for every stream
+record, so an insert adds, a removal subtracts and an update moves a record from its old buckets to
+its new ones; ``touchpoint rebuild`` sums ``contribution`` over the raw records and must find the
+same numbers. Counters are integers, so every combination is exact.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .periods import day_of, parse_time, periods_of
+from .sketch import bucket_of
+
+RollupKey = tuple[str, str, str]  # (pk, sk, counter attribute)
+DAY_PREFIX = "ROLLUP#D#"
+PERIOD_PREFIX = "ROLLUP#P#"
+CUSTOMERS_SK = "CUSTOMERS"
+SOLVED_STATUSES = ("solved", "closed")
+
+
+def day_partition(day: str) -> str:
+    return f"{DAY_PREFIX}{day}"
+
+
+def period_partition(period_id: str) -> str:
+    return f"{PERIOD_PREFIX}{period_id}"
+
+
+def counts_in_metrics(record: Mapping[str, Any]) -> bool:
+    """Suspected bots are kept as data but left out of every metric."""
+    return not record.get("suspected_bot")
+
+
+def contribution(record: Mapping[str, Any] | None) -> Counter[RollupKey]:
+    """The rollup counters one raw record adds (empty for records that are not measured)."""
+    out: Counter[RollupKey] = Counter()
+    if not record:
+        return out
+    kind = record.get("type")
+    if kind == "response" and counts_in_metrics(record):
+        _response(record, out)
+    elif kind == "ticket":
+        _ticket(record, out)
+    return out
+
+
+def _response(record: Mapping[str, Any], out: Counter[RollupKey]) -> None:
+    day = day_of(parse_time(record["submitted_at"]))
+    key = (day_partition(day), f"TP#{record['touchpoint']}")
+    metric, score = record["metric"], int(record["score"])
+    out[(*key, f"{metric}_{score}")] += 1
+    if metric == "nps" and record.get("s2e_fcr") is not None:
+        out[(*key, f"s2e_{'fcr' if record['s2e_fcr'] else 'nonfcr'}_{score}")] += 1
+
+
+def _ticket(record: Mapping[str, Any], out: Counter[RollupKey]) -> None:
+    if record.get("status") not in SOLVED_STATUSES or not record.get("solved_at"):
+        return
+    solved_at = parse_time(record["solved_at"])
+    created_at = parse_time(record["created_at"])
+    key = (day_partition(day_of(solved_at)), f"CH#{record.get('channel') or 'other'}")
+    out[(*key, "solved")] += 1
+    if record.get("fcr"):
+        out[(*key, "fcr")] += 1
+    if int(record.get("reopens") or 0) >= 1:
+        out[(*key, "reopened")] += 1
+    if record.get("handle_seconds") is not None:
+        out[(*key, "aht_n")] += 1
+        out[(*key, "aht_sum")] += int(record["handle_seconds"])
+    if record.get("first_agent_reply_at"):
+        seconds = max(0, round((parse_time(record["first_agent_reply_at"]) - created_at).total_seconds()))
+        out[(*key, "frt_n")] += 1
+        out[(*key, "frt_sum")] += seconds
+        out[(*key, f"frt_b{bucket_of(seconds)}")] += 1
+    seconds = max(0, round((solved_at - created_at).total_seconds()))
+    out[(*key, "res_n")] += 1
+    out[(*key, "res_sum")] += seconds
+    out[(*key, f"res_b{bucket_of(seconds)}")] += 1
+
+
+def activity(record: Mapping[str, Any] | None) -> Counter[tuple[str, str]]:
+    """(customer, period) -> how many of the customer's records make them active in that period:
+    a response by its submitted_at, a ticket by its created_at (SPEC §5 "active")."""
+    out: Counter[tuple[str, str]] = Counter()
+    if not record or not record.get("customer_id"):
+        return out
+    stamp = {"response": "submitted_at", "ticket": "created_at"}.get(record.get("type", ""))
+    if stamp is None or not record.get(stamp):
+        return out
+    for period_id in periods_of(parse_time(record[stamp])):
+        out[(record["customer_id"], period_id)] += 1
+    return out
+
+
+def delta(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> Counter[RollupKey]:
+    change = contribution(new)
+    change.subtract(contribution(old))
+    return Counter({k: v for k, v in change.items() if v})
+
+
+def activity_delta(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> Counter[tuple[str, str]]:
+    change = activity(new)
+    change.subtract(activity(old))
+    return Counter({k: v for k, v in change.items() if v})
+
+
+def combine(deltas: Iterable[Counter[RollupKey]]) -> dict[tuple[str, str], dict[str, int]]:
+    """Sum deltas and group them per rollup item: one write per item however many records."""
+    total: Counter[RollupKey] = Counter()
+    for change in deltas:
+        total.update(change)
+    items: dict[tuple[str, str], dict[str, int]] = {}
+    for (pk, sk, attribute), value in total.items():
+        if value:
+            items.setdefault((pk, sk), {})[attribute] = value
+    return items
+
+
+def customer_counters(period_counts: Mapping[str, int]) -> Counter[RollupKey]:
+    """One customer's share of the per-period customer counters, from how many of their records fall
+    in each period: ``active`` (1 where they have any), ``retained`` (active here and in the
+    previous period of the same granularity) and ``returning`` (active here and in any earlier one).
+    The aggregator applies ``customer_counters(after) - customer_counters(before)`` per customer."""
+    from .periods import granularity, previous
+
+    active = {p for p, count in period_counts.items() if count > 0}
+    out: Counter[RollupKey] = Counter()
+    for period_id in active:
+        key = (period_partition(period_id), CUSTOMERS_SK)
+        out[(*key, "active")] += 1
+        if previous(period_id) in active:
+            out[(*key, "retained")] += 1
+        kind = granularity(period_id)
+        if any(other < period_id and granularity(other) == kind for other in active):
+            out[(*key, "returning")] += 1
+    return out
+
+
+def customer_counters_delta(before: Mapping[str, int], after: Mapping[str, int]) -> Counter[RollupKey]:
+    change = customer_counters(after)
+    change.subtract(customer_counters(before))
+    return Counter({k: v for k, v in change.items() if v})
