@@ -11,6 +11,7 @@ checkpoint and is skipped, so nothing is counted twice, whatever was retried.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -257,6 +258,23 @@ class Aggregator:
         self.transactions += 1
 
 
+    # ----------------------------------------------------------------------------- alert outbox
+    def alert_unpublished(self, change: StreamChange) -> bool:
+        """True while the alert item exists and carries no ``published_at`` (not erased, not sent)."""
+        item = self._client.get_item(TableName=self._table, Key=key_of(change.pk, change.sk),
+                                     ConsistentRead=True).get("Item")
+        return bool(item) and "published_at" not in item
+
+    def mark_alert_published(self, change: StreamChange) -> None:
+        # An alert erased in the meantime has nothing left to mark.
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._client.update_item(
+                TableName=self._table, Key=key_of(change.pk, change.sk),
+                UpdateExpression="SET published_at = :t", ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":t": {"N": str(int(self._now()))}},
+            )
+
+
 class ChunkFailed(RuntimeError):
     def __init__(self, first_unapplied: StreamChange, reason: str) -> None:
         super().__init__(f"changes from sequence {first_unapplied.sequence} not applied: {reason}")
@@ -348,7 +366,10 @@ def handle_changes(changes: list[StreamChange], aggregator: Aggregator, publishe
         if cutoff is not None and sequence_key(change.sequence) >= cutoff:
             break  # it will come again with the retried records
         try:
-            publisher.publish("DetractorReceived", alert_detail(change.new or {}))
+            # Publish, then mark: a redelivered alert record finds the mark and is not sent again.
+            if aggregator.alert_unpublished(change):
+                publisher.publish("DetractorReceived", alert_detail(change.new or {}))
+                aggregator.mark_alert_published(change)
         except Exception:
             logger.exception("DetractorReceived not published", extra={"sequence": change.sequence})
             failures.append(change.sequence)

@@ -60,7 +60,7 @@ class StreamPump:
             records = streams.get_records(ShardIterator=iterator, Limit=self.batch_size)["Records"]
             if not records:
                 return accepted
-            event = {"Records": [self._lambda_record(r) for r in records]}
+            event = {"Records": [lambda_stream_record(r, self.stream_arn) for r in records]}
             failed_from = self._invoke(event)
             if failed_from is None:
                 position.after, position.attempts = records[-1]["dynamodb"]["SequenceNumber"], 0
@@ -87,15 +87,33 @@ class StreamPump:
             return None
         return min((f["itemIdentifier"] for f in failures), key=_seq_value)
 
-    def _lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
-        data = dict(record["dynamodb"])
-        created = data.get("ApproximateCreationDateTime")
-        if isinstance(created, datetime):
-            data["ApproximateCreationDateTime"] = created.timestamp()
-        elif isinstance(created, str):
-            data["ApproximateCreationDateTime"] = datetime.fromisoformat(created).timestamp()
-        return {**{k: v for k, v in record.items() if k != "dynamodb"}, "dynamodb": data,
-                "eventSourceARN": self.stream_arn}
+
+def lambda_stream_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A record from GetRecords as Lambda's event source mapping hands it to the function: the same
+    fields, the stream ARN added, the creation time as epoch seconds."""
+    data = dict(record["dynamodb"])
+    created = data.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        data["ApproximateCreationDateTime"] = created.timestamp()
+    elif isinstance(created, str):
+        data["ApproximateCreationDateTime"] = datetime.fromisoformat(created).timestamp()
+    return {**{k: v for k, v in record.items() if k != "dynamodb"}, "dynamodb": data, "eventSourceARN": stream_arn}
+
+
+def read_stream(session: Any, stream_arn: str) -> list[dict[str, Any]]:
+    """Every record of a stream, shard by shard, as Lambda records (for tests and tools)."""
+    streams = session.client("dynamodbstreams")
+    out: list[dict[str, Any]] = []
+    for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"],
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        while iterator:
+            page = streams.get_records(ShardIterator=iterator, Limit=1000)
+            if not page["Records"]:
+                break
+            out.extend(lambda_stream_record(r, stream_arn) for r in page["Records"])
+            iterator = page.get("NextShardIterator")
+    return out
 
 
 def _seq_value(sequence: str) -> tuple[int, str]:

@@ -1,0 +1,21 @@
+"""The ticket domain, pure (no AWS, no I/O): helpdesk webhook signatures, adapters from each
+helpdesk's payloads to the canonical ticket event of SPEC §3, and the order-independent fold of a
+ticket's events into its normalised state (SPEC §3 and §5)."""
+
+from .adapters import parse_webhook
+from .events import CHANNELS, EVENT_KINDS, PROVIDERS, TicketEvent, generic_event_from_json
+from .signatures import sign, verify_signature
+from .state import TicketState, fold
+
+__all__ = [
+    "CHANNELS",
+    "EVENT_KINDS",
+    "PROVIDERS",
+    "TicketEvent",
+    "TicketState",
+    "fold",
+    "generic_event_from_json",
+    "parse_webhook",
+    "sign",
+    "verify_signature",
+]

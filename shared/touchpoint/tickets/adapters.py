@@ -1,0 +1,689 @@
+"""Helpdesk webhook bodies -> canonical ticket events (SPEC §3).
+
+``parse_webhook(provider, headers, raw_body, catalog, *, received_at=None)`` returns the events a
+delivery carries: usually one, none for topics that do not concern ticket metrics (the caller then
+answers 2xx without writing), several only for a generic batch. It is pure: the signature is
+checked beforehand by ``signatures.verify_signature``, and nothing here touches AWS.
+
+Errors: a body that is not JSON raises ``ApiError(400, "invalid_json")``; JSON of the wrong shape
+(no ticket id, no customer, unknown event kind, a bad timestamp) raises ``ApiError(422,
+"invalid_ticket_event", field=<where in the body>)``; an unknown provider raises ``ApiError(422,
+"unknown_provider")``; a generic event naming a touchpoint the catalog lacks raises ``ApiError(422,
+"unknown_touchpoint")``. Nothing else escapes, whatever the body.
+
+Shared mapping rules:
+
+* customer_id: the requester's external id (the shop's own id) when the payload has one, else the
+  requester's email lowercased, else — only when the helpdesk sends neither — a namespaced helpdesk
+  user id such as ``zendesk:user:20978392``, so that tickets still group by customer.
+* touchpoint: ``catalog.touchpoint_for_ticket(tags, category)`` whenever the payload carries tags or
+  a category (even empty ones: then the catalog default); ``None`` when it carries neither, so the
+  fold takes the touchpoint from an event that knows.
+* event_id: the helpdesk's own id for the delivery or for the thing that happened — Zendesk and
+  Intercom event ids, ``message:<id>`` for Chatwoot messages, ``thread:<id>`` for Help Scout
+  replies, ``convo.created:<id>`` / ``conversation_created:<id>`` for creations (one per ticket) —
+  else ``sha256:<hex>`` of the provider, the event kind and the canonical JSON of the body
+  (sorted keys, no whitespace), which is identical on every retry of the same delivery.
+* times: ISO 8601 (any fraction, ``Z`` or offset, a trailing `` UTC``) or unix seconds; a helpdesk
+  time without a zone is read as UTC. Helpdesks differ on "closed": Intercom "closed", Help Scout
+  "closed" and Chatwoot "resolved" can be reopened and therefore map to ``solved``; ``closed`` is
+  kept for final, archived states (Zendesk and Freshdesk "Closed").
+
+Provider notes
+--------------
+
+zendesk — two body formats on the same route:
+
+1. Event subscriptions (``{"type": "zen:event-type:ticket.…", "id", "time", "detail", "event"}``):
+   ``ticket.created`` -> created; ``ticket.comment_added`` -> agent_replied when
+   ``event.comment.author.is_staff`` else customer_replied (private comments are ignored);
+   ``ticket.status_changed`` -> solved / closed on SOLVED / CLOSED, reopened when leaving SOLVED or
+   CLOSED; everything else -> no event. These payloads carry only ``detail.requester_id``, so the
+   customer is ``zendesk:user:<requester_id>``: use the trigger body below when tickets must join
+   survey responses by the shop's customer id.
+
+2. The Touchpoint trigger body: create one trigger per event kind ("Ticket is Created",
+   "Comment is Public and current user is agent", "Status changed to Solved", …) with the action
+   "Notify active webhook" and this JSON body, changing only the ``event`` literal::
+
+       {
+         "event": "agent_replied",
+         "ticket_id": "{{ticket.id}}",
+         "requester_external_id": "{{ticket.requester.external_id}}",
+         "requester_email": "{{ticket.requester.email}}",
+         "via": "{{ticket.via}}",
+         "tags": "{{ticket.tags}}",
+         "category": "{{ticket.ticket_type}}",
+         "updated_at": "{{ticket.updated_at_with_timestamp}}"
+       }
+
+   ``event`` is one of created, agent_replied, customer_replied, solved, reopened, closed. Optional
+   fields: ``event_id`` (else a content hash), ``handle_seconds`` (whole seconds, e.g. from a
+   time-tracking field ``{{ticket.ticket_field_<id>}}``; empty means not reported) and
+   ``occurred_at`` (used instead of ``updated_at``). ``tags`` may be Zendesk's space-separated
+   string or a JSON list; ``category`` may be any placeholder the catalog maps (ticket type, a
+   custom field).
+
+intercom — webhook notifications ``{"type": "notification_event", "topic", "id", "created_at",
+"data": {"item": <conversation>}}``: conversation.user.created and conversation.admin.single.created
+-> created, conversation.user.replied -> customer_replied, conversation.admin.replied ->
+agent_replied, conversation.admin.closed -> solved, conversation.admin.opened -> reopened; other
+topics (notes, assignments, snoozes, contacts, ping) -> no event. Channel from ``source.type``,
+tags from ``tags.tags[].name``, time from the new conversation part.
+
+helpscout — the event name comes in the ``X-HelpScout-Event`` header and the body is the v2
+conversation: convo.created -> created, convo.agent.reply.created -> agent_replied,
+convo.customer.reply.created -> customer_replied, convo.status -> solved when ``closed``, reopened
+when ``active`` again after a close (the conversation still carries ``closedAt``); other events ->
+no event. Reply times and ids come from the newest matching thread.
+
+chatwoot — account webhooks: conversation_created -> created; conversation_status_changed ->
+solved when the status becomes ``resolved``, reopened when it leaves ``resolved`` (read from
+``changed_attributes``; other changes such as open -> snoozed yield nothing); the older
+conversation_resolved -> solved; message_created ->
+customer_replied for incoming and agent_replied for outgoing messages, skipping private notes,
+activity/template messages and agent-bot messages (a bot answer is not an agent reply). Customer
+from ``meta.sender``: ``identifier`` (the external id), then ``email``. Tags are the labels.
+
+freshdesk — Freshdesk automations post a JSON body built from placeholders. Create one automation
+rule per event kind ("Ticket is created", "Reply is sent", "Customer replies", "Status is changed to
+Resolved", …) with the action "Trigger webhook" (POST, JSON content, custom header
+``X-Touchpoint-Secret: <your secret>``) and this body, changing only the ``event`` literal::
+
+    {
+      "event": "solved",
+      "ticket_id": "{{ticket.id}}",
+      "requester_email": "{{ticket.requester.email}}",
+      "source": "{{ticket.source}}",
+      "tags": "{{ticket.tags}}",
+      "category": "{{ticket.ticket_type}}"
+    }
+
+Optional fields: ``requester_external_id`` (your shop's customer id, when you keep it in a contact
+field), ``occurred_at`` (ISO 8601 or unix seconds), ``handle_seconds`` and ``event_id``. Freshdesk
+has no placeholder for the time of the change, so without ``occurred_at`` the event takes the time
+the webhook was received (``received_at``). Freshdesk sends no delivery id either: two deliveries
+with byte-identical bodies are one event, so a retry never counts twice — but two same-kind events
+with identical bodies (two agent replies on an unchanged ticket) also count once; send an
+``event_id`` or ``occurred_at`` from a field of yours when that matters. ``tags`` is a comma-separated
+string or a JSON list.
+
+generic — the canonical event itself (see ``events.generic_event_from_json``), or a JSON list of
+up to 100 of them. ``touchpoint`` must name a catalog touchpoint; without it, ``tags`` and
+``category`` decide through the catalog when present.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from ..errors import ApiError
+from .channels import channel_for
+from .events import (
+    EVENT_KINDS,
+    INVALID_EVENT,
+    MAX_ID_LENGTH,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+    TicketEvent,
+    build_event,
+    generic_event_from_json,
+)
+
+MAX_GENERIC_BATCH = 100
+HELPSCOUT_EVENT_HEADER = "X-HelpScout-Event"
+
+
+class TouchpointCatalog(Protocol):
+    """What the adapters need from ``touchpoint.catalog.Catalog``."""
+
+    def touchpoint_for_ticket(self, tags: Any = (), category: str | None = None) -> str: ...
+
+    def get(self, touchpoint_id: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    provider: str
+    headers: dict[str, str]
+    payload: Any
+    catalog: TouchpointCatalog
+    received_at: datetime | None
+
+    def header(self, name: str) -> str | None:
+        return _text(self.headers.get(name.lower()))
+
+
+def parse_webhook(provider: str, headers: Mapping[str, str], raw_body: bytes, catalog: TouchpointCatalog,
+                  *, received_at: datetime | None = None) -> list[TicketEvent]:
+    """The canonical events in one helpdesk delivery; ``[]`` when it concerns nothing we measure.
+
+    ``received_at`` (timezone-aware) is the time the request arrived; it is only used for bodies
+    that carry no time of their own (the Freshdesk automation body without ``occurred_at``).
+    """
+    adapter = _ADAPTERS.get(provider)
+    if adapter is None:
+        raise ApiError(422, "unknown_provider", f"Unknown helpdesk provider {provider!r}", "provider")
+    if received_at is not None and received_at.utcoffset() is None:
+        raise ValueError("received_at must be timezone-aware")
+    lowered = {str(name).lower(): value for name, value in headers.items()}
+    return adapter(_Delivery(provider, lowered, _load_json(raw_body), catalog, received_at))
+
+
+# Zendesk ---------------------------------------------------------------------------------------
+
+def _zendesk(delivery: _Delivery) -> list[TicketEvent]:
+    body = _require_object(delivery.payload, "A Zendesk webhook body is a JSON object")
+    event_type = body.get("type")
+    if isinstance(event_type, str) and event_type.startswith("zen:event-type:"):
+        return _zendesk_event_subscription(delivery, body, event_type.removeprefix("zen:event-type:"))
+    if "ticket_id" in body or "event" in body:
+        return _zendesk_trigger(delivery, body)
+    raise _unprocessable("Neither a Zendesk event subscription (type zen:event-type:...) nor the "
+                         "Touchpoint trigger body (event, ticket_id, ...)", "type")
+
+
+def _zendesk_event_subscription(delivery: _Delivery, body: dict[str, Any],
+                                event_type: str) -> list[TicketEvent]:
+    detail, change = _object(body.get("detail")), _object(body.get("event"))
+    if event_type == "ticket.created":
+        kind = "created"
+    elif event_type == "ticket.comment_added":
+        comment = _object(change.get("comment"))
+        if comment.get("is_public") is False:
+            return []  # an internal note is not a reply the customer saw
+        by_staff = _object(comment.get("author")).get("is_staff") is True
+        kind = "agent_replied" if by_staff else "customer_replied"
+    elif event_type == "ticket.status_changed":
+        found = _status_transition(_lower_text(change.get("previous")), _lower_text(change.get("current")),
+                                   solved={"solved"}, closed={"closed"}, reopenable={"solved", "closed"})
+        if found is None:
+            return []
+        kind = found
+    else:
+        return []
+    ticket_id = _required_text(detail.get("id"), "detail.id")
+    requester = _text(detail.get("requester_id"))
+    if requester is None:
+        raise _unprocessable("detail.requester_id is required to know the customer", "detail.requester_id")
+    return [_event(
+        delivery, kind=kind, ticket_id=ticket_id, customer_id=f"zendesk:user:{requester}",
+        channel=channel_for(_object(detail.get("via")).get("channel")),
+        occurred_at=_first_time(body, "time", "detail.updated_at"),
+        event_id=_text(body.get("id")) or _content_id(delivery, kind),
+        tags=_tag_list(detail["tags"]) if "tags" in detail else None,
+        sources={"ticket_id": "detail.id", "occurred_at": "time", "event_id": "id"},
+    )]
+
+
+def _zendesk_trigger(delivery: _Delivery, body: dict[str, Any]) -> list[TicketEvent]:
+    kind = _required_kind(body.get("event"), "event")
+    return [_event(
+        delivery, kind=kind,
+        ticket_id=_required_text(body.get("ticket_id"), "ticket_id"),
+        customer_id=_customer(body, external="requester_external_id", email="requester_email"),
+        channel=channel_for(body.get("via")),
+        occurred_at=_body_time(delivery, body, "occurred_at", "updated_at"),
+        event_id=_text(body.get("event_id")) or _content_id(delivery, kind),
+        tags=_tag_list(body["tags"], separators=" ,") if "tags" in body else None,
+        category=_category(body.get("category")) if "category" in body else None,
+        handle_seconds=_handle_seconds(body.get("handle_seconds")),
+    )]
+
+
+# Intercom --------------------------------------------------------------------------------------
+
+_INTERCOM_TOPICS = {
+    "conversation.user.created": "created",
+    "conversation.admin.single.created": "created",
+    "conversation.user.replied": "customer_replied",
+    "conversation.admin.replied": "agent_replied",
+    "conversation.admin.closed": "solved",
+    "conversation.admin.opened": "reopened",
+}
+
+
+def _intercom(delivery: _Delivery) -> list[TicketEvent]:
+    body = _require_object(delivery.payload, "An Intercom notification is a JSON object")
+    kind = _INTERCOM_TOPICS.get(_text(body.get("topic")) or "")
+    if kind is None:
+        return []
+    item = _object(_object(body.get("data")).get("item"))
+    parts = _list(_object(item.get("conversation_parts")).get("conversation_parts"))
+    newest_part = _object(parts[-1]) if parts else {}
+    # The new conversation part dates a reply or state change; the conversation dates its creation.
+    envelope_time = (body.get("created_at"), "created_at")
+    if kind == "created":
+        candidates = [(item.get("created_at"), "data.item.created_at"), envelope_time]
+    else:
+        part_field = "data.item.conversation_parts.conversation_parts.created_at"
+        candidates = [(newest_part.get("created_at"), part_field), envelope_time,
+                      (item.get("updated_at"), "data.item.updated_at")]
+    occurred_at = _first_parsed_time(candidates)
+    tags = item.get("tags")
+    return [_event(
+        delivery, kind=kind,
+        ticket_id=_required_text(item.get("id"), "data.item.id"),
+        customer_id=_intercom_customer(item),
+        channel=channel_for(_object(item.get("source")).get("type")),
+        occurred_at=occurred_at,
+        event_id=_text(body.get("id")) or _content_id(delivery, kind),
+        tags=_tag_list(_object(tags).get("tags", [])) if "tags" in item else None,
+        sources={"ticket_id": "data.item.id", "event_id": "id"},
+    )]
+
+
+def _intercom_customer(item: dict[str, Any]) -> str:
+    contact = _object(next(iter(_list(_object(item.get("contacts")).get("contacts"))), None))
+    legacy_user = _object(item.get("user"))  # API 1.x conversations name the customer "user"
+    author = _object(_object(item.get("source")).get("author"))
+    author_email = author.get("email") if author.get("type") in ("user", "lead", "contact") else None
+    return _pick_customer(
+        external_ids=[contact.get("external_id"), legacy_user.get("user_id")],
+        emails=[contact.get("email"), author_email, legacy_user.get("email")],
+        fallback=("intercom:contact", contact.get("id") or legacy_user.get("id")),
+        field="data.item.contacts",
+    )
+
+
+# Help Scout ------------------------------------------------------------------------------------
+
+_HELPSCOUT_REPLIES = {"convo.agent.reply.created": ("agent_replied", {"reply", "message"}),
+                      "convo.customer.reply.created": ("customer_replied", {"customer"})}
+
+
+def _helpscout(delivery: _Delivery) -> list[TicketEvent]:
+    event_name = delivery.header(HELPSCOUT_EVENT_HEADER)
+    if event_name is None:
+        raise _unprocessable(f"Help Scout sends the event name in the {HELPSCOUT_EVENT_HEADER} header",
+                             HELPSCOUT_EVENT_HEADER)
+    body = _require_object(delivery.payload, "A Help Scout webhook body is a JSON object")
+    status = _lower_text(body.get("status"))
+    event_id: str | None = None
+    if event_name == "convo.created":
+        kind, occurred_at = "created", _first_time(body, "createdAt")
+        event_id = f"convo.created:{_required_text(body.get('id'), 'id')}"
+    elif event_name in _HELPSCOUT_REPLIES:
+        kind, thread_types = _HELPSCOUT_REPLIES[event_name]
+        newest = _newest_thread(body, thread_types)
+        if newest is None:  # no thread embedded: the conversation's last update dates the reply
+            occurred_at = _first_time(body, "userUpdatedAt", "modifiedAt", "updatedAt")
+        else:
+            occurred_at, thread_id = newest
+            event_id = f"thread:{thread_id}" if thread_id else None
+    elif event_name == "convo.status" and status == "closed":
+        kind, occurred_at = "solved", _first_time(body, "closedAt", "userUpdatedAt", "modifiedAt")
+    elif event_name == "convo.status" and status == "active" and body.get("closedAt"):
+        kind, occurred_at = "reopened", _first_time(body, "userUpdatedAt", "modifiedAt", "updatedAt")
+    else:
+        return []
+    customer = _object(body.get("primaryCustomer") or body.get("customer"))
+    conversation_type = body.get("type")
+    channel = channel_for(conversation_type if conversation_type in ("email", "chat", "phone")
+                          else _object(body.get("source")).get("type"))
+    return [_event(
+        delivery, kind=kind,
+        ticket_id=_required_text(body.get("id"), "id"),
+        customer_id=_pick_customer(external_ids=[], emails=[customer.get("email")],
+                                   fallback=("helpscout:customer", customer.get("id")),
+                                   field="primaryCustomer"),
+        channel=channel,
+        occurred_at=occurred_at,
+        event_id=event_id or _content_id(delivery, f"{event_name}:{kind}"),
+        tags=_tag_list(body["tags"]) if "tags" in body else None,
+        sources={"ticket_id": "id"},
+    )]
+
+
+def _newest_thread(body: dict[str, Any], thread_types: set[str]) -> tuple[datetime, str] | None:
+    """(time, id) of the newest dated thread of those types; Help Scout embeds the conversation's
+    threads, the new reply among them."""
+    threads = _list(_object(body.get("_embedded")).get("threads")) or _list(body.get("threads"))
+    dated = [(moment, _text(thread.get("id")) or "") for thread in map(_object, threads)
+             if _text(thread.get("type")) in thread_types
+             and (moment := _parse_time(thread.get("createdAt")))]
+    return max(dated) if dated else None
+
+
+# Chatwoot --------------------------------------------------------------------------------------
+
+def _chatwoot(delivery: _Delivery) -> list[TicketEvent]:
+    body = _require_object(delivery.payload, "A Chatwoot webhook body is a JSON object")
+    name = _text(body.get("event"))
+    event_id: str | None = None
+    if name == "conversation_created":
+        conversation, where = body, ""
+        kind, occurred_at = "created", _first_time(body, "created_at", "timestamp")
+        event_id = f"conversation_created:{_required_text(body.get('id'), 'id')}"
+    elif name in ("conversation_status_changed", "conversation_resolved"):
+        conversation, where = body, ""
+        previous, current = _chatwoot_status_change(body)
+        if name == "conversation_resolved":
+            current = "resolved"
+        found = _status_transition(previous, current, solved={"resolved"}, closed=set(),
+                                   reopenable={"resolved"})
+        if found is None:
+            return []
+        kind, occurred_at = found, _first_time(body, "updated_at", "timestamp", "last_activity_at")
+    elif name == "message_created":
+        conversation, where = _object(body.get("conversation")), "conversation."
+        found_kind = _chatwoot_message_kind(body)
+        if found_kind is None:
+            return []
+        kind, occurred_at = found_kind, _first_time(body, "created_at")
+        message_id = _text(body.get("id"))
+        event_id = f"message:{message_id}" if message_id else None
+    else:
+        return []
+    meta = _object(conversation.get("meta"))
+    sender = _object(meta.get("sender"))
+    message_sender = _object(body.get("sender")) if name == "message_created" else {}
+    if message_sender.get("type") != "contact":
+        message_sender = {}
+    return [_event(
+        delivery, kind=kind,
+        ticket_id=_required_text(conversation.get("id"), f"{where}id"),
+        customer_id=_pick_customer(
+            external_ids=[sender.get("identifier"), message_sender.get("identifier")],
+            emails=[sender.get("email"), message_sender.get("email")],
+            fallback=("chatwoot:contact", sender.get("id") or message_sender.get("id")),
+            field=f"{where}meta.sender"),
+        channel=channel_for(conversation.get("channel")),
+        occurred_at=occurred_at,
+        event_id=event_id or _content_id(delivery, kind),
+        tags=_tag_list(conversation["labels"]) if "labels" in conversation else None,
+        sources={"ticket_id": f"{where}id"},
+    )]
+
+
+def _chatwoot_status_change(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(previous, current) status; Chatwoot lists changes as ``[{"status": {previous_value,
+    current_value}}]`` (some versions send a single object)."""
+    changes = body.get("changed_attributes")
+    for change in changes if isinstance(changes, list) else [changes]:
+        status = _object(_object(change).get("status"))
+        if status:
+            return _lower_text(status.get("previous_value")), _lower_text(status.get("current_value"))
+    return None, _lower_text(body.get("status"))
+
+
+def _chatwoot_message_kind(message: dict[str, Any]) -> str | None:
+    if message.get("private") is True:
+        return None
+    # Chatwoot names the type ("incoming") at the top level and numbers it (0) inside conversations.
+    message_type = _text(message.get("message_type"))
+    if message_type in ("incoming", "0"):
+        return "customer_replied"
+    if message_type in ("outgoing", "1") and _object(message.get("sender")).get("type") != "agent_bot":
+        return "agent_replied"
+    return None
+
+
+# Freshdesk -------------------------------------------------------------------------------------
+
+_FRESHDESK_SOURCE_CODES = {1: "email", 2: "web", 3: "phone", 7: "chat", 9: "web", 10: "email"}
+
+
+def _freshdesk(delivery: _Delivery) -> list[TicketEvent]:
+    body = _require_object(delivery.payload, "The Freshdesk automation body is a JSON object")
+    kind = _required_kind(body.get("event"), "event")
+    source = body.get("source")
+    channel = (_FRESHDESK_SOURCE_CODES.get(source, "other") if type(source) is int  # not a bool
+               else channel_for(source))
+    return [_event(
+        delivery, kind=kind,
+        ticket_id=_required_text(body.get("ticket_id"), "ticket_id"),
+        customer_id=_customer(body, external="requester_external_id", email="requester_email"),
+        channel=channel,
+        occurred_at=_body_time(delivery, body, "occurred_at"),
+        event_id=_text(body.get("event_id")) or _content_id(delivery, kind),
+        tags=_tag_list(body["tags"], separators=",") if "tags" in body else None,
+        category=_category(body.get("category")) if "category" in body else None,
+        handle_seconds=_handle_seconds(body.get("handle_seconds")),
+    )]
+
+
+# Generic ---------------------------------------------------------------------------------------
+
+def _generic(delivery: _Delivery) -> list[TicketEvent]:
+    payload = delivery.payload
+    if isinstance(payload, list):
+        if not 1 <= len(payload) <= MAX_GENERIC_BATCH:
+            raise _unprocessable(f"A batch holds 1 to {MAX_GENERIC_BATCH} events", None)
+        items = [(item, f"[{index}].") for index, item in enumerate(payload)]
+    else:
+        items = [(payload, "")]
+    return [_with_catalog_touchpoint(delivery, generic_event_from_json(item, delivery.provider, prefix),
+                                     prefix)
+            for item, prefix in items]
+
+
+def _with_catalog_touchpoint(delivery: _Delivery, event: TicketEvent, prefix: str) -> TicketEvent:
+    if event.touchpoint is not None:
+        if delivery.catalog.get(event.touchpoint) is None:
+            raise ApiError(422, "unknown_touchpoint", f"Unknown touchpoint {event.touchpoint!r}",
+                           f"{prefix}touchpoint")
+        return event
+    if event.tags or event.category is not None:
+        touchpoint = delivery.catalog.touchpoint_for_ticket(event.tags, event.category)
+        return event.model_copy(update={"touchpoint": touchpoint})
+    return event
+
+
+_ADAPTERS: dict[str, Callable[[_Delivery], list[TicketEvent]]] = {
+    "zendesk": _zendesk,
+    "intercom": _intercom,
+    "helpscout": _helpscout,
+    "chatwoot": _chatwoot,
+    "freshdesk": _freshdesk,
+    "generic": _generic,
+}
+
+
+# Building events -------------------------------------------------------------------------------
+
+def _event(delivery: _Delivery, *, kind: str, ticket_id: str, customer_id: str, channel: str,
+           occurred_at: datetime, event_id: str, tags: tuple[str, ...] | None = None,
+           category: str | None = None, handle_seconds: int | None = None,
+           sources: dict[str, str] | None = None) -> TicketEvent:
+    """Validate one canonical event; ``tags``/``category`` of ``None`` mean "the payload has none"."""
+    touchpoint = None
+    if tags is not None or category is not None:
+        touchpoint = delivery.catalog.touchpoint_for_ticket(tags or (), category)
+    return build_event(
+        {"event_id": event_id, "provider": delivery.provider, "ticket_id": ticket_id,
+         "customer_id": customer_id, "channel": channel, "touchpoint": touchpoint, "event": kind,
+         "occurred_at": occurred_at, "handle_seconds": handle_seconds, "tags": tags or (),
+         "category": category},
+        field_names=sources,
+    )
+
+
+def _content_id(delivery: _Delivery, discriminator: str) -> str:
+    """A retry-stable id for bodies without one: the same delivery always hashes the same."""
+    canonical = json.dumps(delivery.payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    digest = hashlib.sha256(f"{delivery.provider}\n{discriminator}\n{canonical}".encode()).hexdigest()
+    return f"sha256:{digest}"
+
+
+def _status_transition(previous: str | None, current: str | None, *, solved: set[str], closed: set[str],
+                       reopenable: set[str]) -> str | None:
+    if current in solved:
+        return "solved"
+    if current in closed:
+        return "closed"
+    if previous in reopenable and current is not None and current not in reopenable:
+        return "reopened"
+    return None
+
+
+def _required_kind(value: Any, field: str) -> str:
+    kind = _text(value)
+    if kind not in EVENT_KINDS:
+        raise _unprocessable(f"{field} must be one of {', '.join(EVENT_KINDS)}", field)
+    return kind
+
+
+def _customer(body: dict[str, Any], *, external: str, email: str) -> str:
+    return _pick_customer(external_ids=[body.get(external)], emails=[body.get(email)], fallback=None,
+                          field=email)
+
+
+def _pick_customer(*, external_ids: list[Any], emails: list[Any], fallback: tuple[str, Any] | None,
+                   field: str) -> str:
+    for candidate in external_ids:
+        if (external_id := _text(candidate)) is not None:
+            return external_id
+    for candidate in emails:
+        if (email := _text(candidate)) is not None:
+            return email.lower()
+    if fallback is not None and (user_id := _text(fallback[1])) is not None:
+        return f"{fallback[0]}:{user_id}"
+    raise _unprocessable("The payload names no customer (external id or email)", field)
+
+
+def _handle_seconds(value: Any) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    raise _unprocessable("handle_seconds must be a whole number of seconds", "handle_seconds")
+
+
+def _tag_list(value: Any, separators: str = "") -> tuple[str, ...]:
+    """Tags as the catalog reads them. Helpdesk tags outside our bounds (over-long, control
+    characters) are dropped rather than failing the whole delivery: they can only miss a mapping."""
+    if isinstance(value, str):
+        for separator in separators:
+            value = value.replace(separator, "\n")
+        raw: list[Any] = value.split("\n") if separators else [value]
+    else:
+        raw = [item.get("name", item.get("tag")) if isinstance(item, dict) else item for item in _list(value)]
+    tags: list[str] = []
+    for item in raw:
+        tag = _text(item)
+        if tag is not None and len(tag) <= MAX_TAG_LENGTH and _printable(tag) and tag not in tags:
+            tags.append(tag)
+    return tuple(tags[:MAX_TAGS])
+
+
+def _category(value: Any) -> str | None:
+    category = _text(value)
+    if category is None or len(category) > MAX_ID_LENGTH or not _printable(category):
+        return None
+    return category
+
+
+def _printable(text: str) -> bool:
+    return not any(unicodedata.category(char) in ("Cc", "Cf", "Cs") for char in text)
+
+
+# Times -----------------------------------------------------------------------------------------
+
+def _parse_time(value: Any) -> datetime | None:
+    """A helpdesk timestamp, or None when absent or unreadable."""
+    try:
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int | float):
+            return datetime.fromtimestamp(value, UTC) if math.isfinite(value) else None
+        if not isinstance(value, str) or not value.strip():
+            return None
+        text = value.strip()
+        if text.isascii() and text.replace(".", "", 1).isdigit():
+            return datetime.fromtimestamp(float(text), UTC)
+        if text.endswith(" UTC"):
+            text = text.removesuffix(" UTC") + "+00:00"
+        moment = datetime.fromisoformat(text)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _first_parsed_time(candidates: list[tuple[Any, str]]) -> datetime:
+    """The first candidate that is present must parse; all absent is an error on the first field."""
+    for value, field in candidates:
+        if value is None or value == "":
+            continue
+        moment = _parse_time(value)
+        if moment is None:
+            raise _unprocessable(f"{field} is not a readable time", field)
+        return moment
+    raise _unprocessable(f"{candidates[0][1]} is required", candidates[0][1])
+
+
+def _first_time(body: dict[str, Any], *paths: str) -> datetime:
+    return _first_parsed_time([(_at_path(body, path), path) for path in paths])
+
+
+def _body_time(delivery: _Delivery, body: dict[str, Any], *fields: str) -> datetime:
+    if any(body.get(field) not in (None, "") for field in fields) or delivery.received_at is None:
+        return _first_time(body, *fields)
+    return delivery.received_at
+
+
+# JSON access -----------------------------------------------------------------------------------
+
+def _load_json(raw_body: bytes) -> Any:
+    def reject_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        return json.loads(bytes(raw_body), parse_constant=reject_constant)
+    except (ValueError, RecursionError):
+        raise ApiError(400, "invalid_json", "The body is not valid JSON", None) from None
+
+
+def _at_path(body: dict[str, Any], path: str) -> Any:
+    value: Any = body
+    for key in path.split("."):
+        value = _object(value).get(key)
+    return value
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str | None:
+    """A non-empty string, or an integer as text (ids); anything else is absent."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def _lower_text(value: Any) -> str | None:
+    text = _text(value)
+    return text.lower() if text is not None else None
+
+
+def _required_text(value: Any, field: str) -> str:
+    text = _text(value)
+    if text is None:
+        raise _unprocessable(f"{field} is required", field)
+    return text
+
+
+def _require_object(payload: Any, message: str) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise _unprocessable(message, None)
+    return payload
+
+
+def _unprocessable(message: str, field: str | None) -> ApiError:
+    return ApiError(422, INVALID_EVENT, message, field)

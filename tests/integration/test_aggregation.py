@@ -1,0 +1,319 @@
+"""The aggregator on moto: real stream records from the table, delivered to the real handler the way
+Lambda delivers them — twice, split, interrupted — and the rollups checked against a recount."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+import sys
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from touchpoint import aggregation
+from touchpoint.catalog import load_catalog
+from touchpoint.rebuild import expected_rollups, rebuild, scan_table
+from touchpoint.store import ResponseStore
+from touchpoint.surveys import response_record
+from touchpoint.ticket_store import TicketStore
+from touchpoint.tickets import TicketEvent, fold
+from touchpoint_local.streams import read_stream
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOG = load_catalog("ecommerce")
+BUS = "touchpoint-test-bus"
+
+
+@pytest.fixture
+def pipeline(aws, monkeypatch):
+    """The aggregator handler loaded like Lambda loads it, an event bus with a tap queue, and helpers
+    to write raw records and deliver the table's stream."""
+    import boto3
+
+    monkeypatch.setenv("EVENT_BUS_NAME", BUS)
+    events = boto3.client("events", region_name="us-east-1")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    events.create_event_bus(Name=BUS)
+    queue_url = sqs.create_queue(QueueName="tap")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="tap", EventBusName=BUS, EventPattern=json.dumps({"source": ["touchpoint"]}))
+    events.put_targets(Rule="tap", EventBusName=BUS, Targets=[{"Id": "tap", "Arn": queue_arn}])
+    spec = importlib.util.spec_from_file_location("aggregator_app_under_test", ROOT / "functions/aggregator/app.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return Pipeline(aws, module, sqs, queue_url)
+
+
+class Pipeline:
+    def __init__(self, aws, module, sqs, queue_url) -> None:
+        self.aws, self.module, self.sqs, self.queue_url = aws, module, sqs, queue_url
+        self.responses = ResponseStore(aws.dynamodb, aws.table_name)
+        self.tickets = TicketStore(aws.dynamodb, aws.table_name)
+        self.seen = 0  # stream records already handed out by new_records()
+
+    # writing raw records through the real stores
+    def answer(self, survey_id: str, customer: str, touchpoint: str, metric: str, score: int, when: datetime,
+               comment: str | None = None) -> None:
+        tp = CATALOG.get(touchpoint)
+        self.responses.upsert(response_record(
+            survey_id=survey_id, customer_id=customer, touchpoint=tp, metric=metric, score=score, comment=comment,
+            submitted_at=when, order_id=None, source="link"))
+
+    def ticket_event(self, ticket: str, customer: str, event_id: str, kind: str, when: datetime,
+                     channel: str = "email", handle: int | None = None) -> None:
+        event = TicketEvent(event_id=event_id, provider="generic", ticket_id=ticket, customer_id=customer,
+                            channel=channel, event=kind, occurred_at=when, handle_seconds=handle)
+        if self.tickets.add_event(event):
+            events = self.tickets.events("generic", ticket)
+            self.tickets.save_state(fold(events, default_touchpoint="support"), len(events))
+
+    def delete(self, pk: str, sk: str) -> None:
+        self.aws.dynamodb.delete_item(TableName=self.aws.table_name, Key={"pk": {"S": pk}, "sk": {"S": sk}})
+
+    # the stream
+    def stream_arn(self) -> str:
+        return self.aws.dynamodb.describe_table(TableName=self.aws.table_name)["Table"]["LatestStreamArn"]
+
+    def all_records(self) -> list[dict[str, Any]]:
+        import boto3
+
+        return read_stream(boto3.session.Session(region_name="us-east-1"), self.stream_arn())
+
+    def new_records(self) -> list[dict[str, Any]]:
+        records = self.all_records()
+        fresh, self.seen = records[self.seen:], len(records)
+        return fresh
+
+    def deliver(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        return self.module.lambda_handler({"Records": records}, LambdaContextStub())
+
+    def drain(self) -> None:
+        """Deliver everything new (the aggregator's alert items make more records) until quiet."""
+        for _ in range(10):
+            records = self.new_records()
+            if not records:
+                return
+            for start in range(0, len(records), 100):
+                assert self.deliver(records[start:start + 100]) == {"batchItemFailures": []}
+
+    def drift(self) -> list[Any]:
+        return rebuild(self.aws.dynamodb, self.aws.table_name).drift
+
+    def rollups(self) -> dict[tuple[str, str], dict[str, int]]:
+        out = {}
+        for item in scan_table(self.aws.dynamodb, self.aws.table_name):
+            if str(item["pk"]).startswith("ROLLUP#"):
+                counters = {k: int(v) for k, v in item.items() if k not in ("pk", "sk", "type") and int(v)}
+                if counters:
+                    out[(item["pk"], item["sk"])] = counters
+        return out
+
+    def published(self) -> list[dict[str, Any]]:
+        out = []
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return out
+            for message in messages:
+                out.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+class LambdaContextStub:
+    function_name = "aggregator"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:aggregator"
+    aws_request_id = "test"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 60_000
+
+
+T0 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # Monday of 2026-W47
+
+
+def test_a_batch_delivered_twice_counts_once(pipeline):
+    # Given three answers and a solved ticket
+    pipeline.answer("s1", "ann", "relationship", "nps", 9, T0)
+    pipeline.answer("s2", "bob", "relationship", "nps", 3, T0 + timedelta(hours=1), comment="late again")
+    pipeline.answer("s3", "ann", "shipping", "csat", 5, T0 + timedelta(days=1))
+    pipeline.ticket_event("T1", "bob", "e1", "created", T0)
+    pipeline.ticket_event("T1", "bob", "e2", "agent_replied", T0 + timedelta(minutes=30), handle=120)
+    pipeline.ticket_event("T1", "bob", "e3", "solved", T0 + timedelta(hours=2))
+    batch = pipeline.new_records()
+    # When Lambda delivers the same batch twice
+    assert pipeline.deliver(batch) == {"batchItemFailures": []}
+    assert pipeline.deliver(batch) == {"batchItemFailures": []}
+    # Then every counter is counted once
+    rollups = pipeline.rollups()
+    assert rollups[("ROLLUP#D#2026-11-16", "TP#relationship")] == {"nps_9": 1, "nps_3": 1}
+    assert rollups[("ROLLUP#D#2026-11-17", "TP#shipping")] == {"csat_5": 1}
+    channel = rollups[("ROLLUP#D#2026-11-16", "CH#email")]
+    assert (channel["solved"], channel["fcr"], channel["aht_sum"], channel["frt_sum"], channel["res_sum"]) == \
+        (1, 1, 120, 1800, 7200)
+    assert rollups[("ROLLUP#P#2026-W47", "CUSTOMERS")] == {"active": 2}
+    assert pipeline.drift() == []
+
+
+def test_a_resubmitted_score_moves_between_buckets_and_a_reopen_moves_the_solve(pipeline):
+    # Given an answer and a ticket solved on the first day
+    pipeline.answer("s1", "ann", "relationship", "nps", 4, T0)
+    pipeline.ticket_event("T9", "ann", "e1", "created", T0)
+    pipeline.ticket_event("T9", "ann", "e2", "agent_replied", T0 + timedelta(minutes=5))
+    pipeline.ticket_event("T9", "ann", "e3", "solved", T0 + timedelta(hours=1))
+    pipeline.drain()
+    # When the customer changes the score and the ticket is reopened and solved two days later
+    pipeline.answer("s1", "ann", "relationship", "nps", 10, T0 + timedelta(minutes=10))
+    pipeline.ticket_event("T9", "ann", "e4", "reopened", T0 + timedelta(days=1))
+    pipeline.ticket_event("T9", "ann", "e5", "solved", T0 + timedelta(days=2))
+    pipeline.drain()
+    # Then the score sits only in its new bucket, and the ticket only on its new solve day, without FCR
+    rollups = pipeline.rollups()
+    assert rollups[("ROLLUP#D#2026-11-16", "TP#relationship")] == {"nps_10": 1}
+    assert ("ROLLUP#D#2026-11-16", "CH#email") not in rollups
+    moved = rollups[("ROLLUP#D#2026-11-18", "CH#email")]
+    assert moved["solved"] == 1 and moved["reopened"] == 1 and "fcr" not in moved
+    assert pipeline.drift() == []
+
+
+def test_a_crash_after_part_of_a_batch_then_redelivery_loses_and_doubles_nothing(pipeline, monkeypatch):
+    # Given 60 answers from 60 customers, and transactions small enough that the batch needs several
+    for i in range(60):
+        pipeline.answer(f"s{i}", f"c{i}", "relationship", "nps", i % 11, T0 + timedelta(minutes=i))
+    batch = pipeline.new_records()
+    monkeypatch.setattr(aggregation, "MAX_TRANSACTION_ACTIONS", 10)
+    real = pipeline.aws.dynamodb.transact_write_items
+    calls = {"n": 0}
+
+    def crash_on_third(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("injected crash")
+        return real(**kwargs)
+
+    from touchpoint import runtime
+
+    monkeypatch.setattr(runtime.aws_client("dynamodb"), "transact_write_items", crash_on_third)
+    # When the third transaction crashes
+    first = pipeline.deliver(batch)
+    # Then the handler reports the first record it did not apply, and nothing after it is counted
+    failed = first["batchItemFailures"]
+    assert len(failed) == 1
+    applied = Counter(pipeline.rollups()[("ROLLUP#D#2026-11-16", "TP#relationship")])
+    assert 0 < sum(applied.values()) < 60
+    # When Lambda redelivers the whole batch (the worst case) and then from the failed record
+    assert pipeline.deliver(batch) == {"batchItemFailures": []}
+    resume = [r for r in batch if aggregation.sequence_key(r["dynamodb"]["SequenceNumber"])
+              >= aggregation.sequence_key(failed[0]["itemIdentifier"])]
+    assert pipeline.deliver(resume) == {"batchItemFailures": []}
+    # Then every answer counts exactly once
+    counts = pipeline.rollups()[("ROLLUP#D#2026-11-16", "TP#relationship")]
+    assert sum(counts.values()) == 60
+    assert counts == {f"nps_{s}": sum(1 for i in range(60) if i % 11 == s) for s in range(11)}
+    assert pipeline.drift() == []
+
+
+def test_erasure_leaves_the_rollups_of_a_dataset_that_never_had_the_customer(pipeline):
+    # Given two customers with answers and tickets across two weeks
+    pipeline.answer("a1", "ann", "relationship", "nps", 9, T0 - timedelta(days=7))
+    pipeline.answer("a2", "ann", "shipping", "csat", 2, T0)
+    pipeline.answer("b1", "bob", "relationship", "nps", 6, T0, comment="meh")
+    pipeline.ticket_event("TB", "bob", "e1", "created", T0 - timedelta(days=8))
+    pipeline.ticket_event("TB", "bob", "e2", "solved", T0 - timedelta(days=7))
+    pipeline.ticket_event("TA", "ann", "e1", "created", T0)
+    pipeline.ticket_event("TA", "ann", "e2", "closed", T0 + timedelta(hours=3))
+    pipeline.drain()
+    expected_without_bob = expected_rollups([item for item in scan_table(pipeline.aws.dynamodb, pipeline.aws.table_name)
+                                             if item.get("type") in ("response", "ticket")
+                                             and item.get("customer_id") != "bob"])
+    # When bob is erased and the stream is drained (twice, as a retry would)
+    from touchpoint.erasure import erase_customer
+
+    assert erase_customer(pipeline.aws.dynamodb, pipeline.aws.table_name, "bob") > 0
+    records = pipeline.new_records()
+    pipeline.deliver(records)
+    pipeline.deliver(records)
+    # Then the rollups equal those of a dataset that only ever had ann, and nothing of bob is left
+    assert pipeline.rollups() == {k: {a: v for a, v in c.items() if v} for k, c in expected_without_bob.items()
+                                  if any(c.values())}
+    left = [i for i in scan_table(pipeline.aws.dynamodb, pipeline.aws.table_name) if "bob" in json.dumps(i)]
+    assert left == []
+
+
+def test_a_detractor_is_announced_once_per_response(pipeline):
+    # Given a detractor answer, a promoter answer and a detractor CES
+    pipeline.answer("d1", "dan", "relationship", "nps", 2, T0, comment="<b>never again</b>")
+    pipeline.answer("p1", "pia", "relationship", "nps", 10, T0)
+    pipeline.answer("c1", "cy", "returns", "ces", 3, T0)
+    batch = pipeline.new_records()
+    # When the batch is delivered twice and the resulting alert records are drained twice
+    pipeline.deliver(batch)
+    pipeline.deliver(batch)
+    alerts = pipeline.new_records()
+    pipeline.deliver(alerts)
+    pipeline.deliver(alerts)
+    # Then exactly one DetractorReceived per detractor response went out
+    published = pipeline.published()
+    assert sorted(event["detail"]["alert_id"] for event in published) == ["detractor:c1", "detractor:d1"]
+    assert all(event["detail-type"] == "DetractorReceived" for event in published)
+    detail = next(e["detail"] for e in published if e["detail"]["alert_id"] == "detractor:d1")
+    assert detail["comment"] == "<b>never again</b>" and detail["score"] == 2 and detail["customer_id"] == "dan"
+
+
+operations = st.lists(
+    st.tuples(
+        st.sampled_from(["answer", "answer", "reanswer", "delete_answer", "ticket", "ticket"]),
+        st.integers(0, 5),   # which survey / ticket
+        st.integers(0, 3),   # which customer
+        st.integers(0, 10),  # score or event kind
+        st.integers(0, 40),  # days after T0 - 20
+    ),
+    min_size=1, max_size=25,
+)
+KINDS = ["created", "agent_replied", "customer_replied", "solved", "reopened", "closed", "agent_replied",
+         "solved", "created", "agent_replied", "solved"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=operations, seed=st.integers(0, 10_000))
+def test_random_interleavings_and_deliveries_give_the_rollups_of_a_recount(pipeline, ops, seed):
+    # Given a fresh table for this example
+    from touchpoint.erasure import erase_customer
+
+    for customer in ("c0", "c1", "c2", "c3"):
+        erase_customer(pipeline.aws.dynamodb, pipeline.aws.table_name, customer)
+    pipeline.drain()
+    rng = random.Random(seed)
+    # When random inserts, updates and deletes of answers and ticket events happen...
+    for op, which, customer, value, day in ops:
+        when = T0 + timedelta(days=day - 20, minutes=which)
+        if op in ("answer", "reanswer"):
+            metric = ["nps", "csat", "ces"][which % 3]
+            low, high = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}[metric]
+            pipeline.answer(f"s{which}", f"c{which % 4}", ["relationship", "shipping", "returns"][which % 3],
+                            metric, min(high, max(low, value)), when)
+        elif op == "delete_answer":
+            pipeline.delete(f"RESP#s{which}", "RESPONSE")
+        else:
+            pipeline.ticket_event(f"T{which}", f"c{customer}", f"e{which}-{value}-{day}", KINDS[value], when,
+                                  handle=value * 10 if value % 2 else None)
+        # ...and the stream is delivered in random batches, some twice, some cut short by a failure
+        if rng.random() < 0.4:
+            records = pipeline.new_records()
+            while records:
+                size = rng.randint(1, max(1, len(records)))
+                batch, records = records[:size], records[size:]
+                result = pipeline.deliver(batch)
+                assert result == {"batchItemFailures": []}
+                if rng.random() < 0.3:
+                    pipeline.deliver(batch[: rng.randint(1, len(batch))])  # a partial redelivery
+    pipeline.drain()
+    # Then the rollups are exactly those recounted from the raw records
+    assert pipeline.drift() == []
