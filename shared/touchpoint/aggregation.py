@@ -325,10 +325,12 @@ def _with_change(plan: ChunkPlan, change: StreamChange, state: dict[str, Activit
 
 def alert_record(response: Mapping[str, Any]) -> dict[str, Any]:
     """The closed-loop outbox item for a detractor response; its own stream record is published as
-    ``DetractorReceived``. Keyed by day so the scorecard can list a period's detractor comments."""
+    ``DetractorReceived``. Keyed by day, lowest score first, so the scorecard reads a bounded number of
+    a period's worst comments whatever the volume."""
     day = str(response["submitted_at"])[:10]
     return {
-        "pk": f"ALERT#{day}", "sk": str(response["survey_id"]), "type": "alert",
+        "pk": f"ALERT#{day}", "sk": f"{int(response['score']):02d}#{response['submitted_at']}#{response['survey_id']}",
+        "type": "alert",
         "survey_id": response["survey_id"], "customer_id": response["customer_id"],
         "touchpoint": response["touchpoint"], "metric": response["metric"], "score": int(response["score"]),
         "comment": response.get("comment"), "submitted_at": response["submitted_at"],

@@ -76,3 +76,11 @@ def previous(period_id: str) -> str:
 
 def granularity(period_id: str) -> str:
     return "week" if _WEEK.match(period_id) else "month"
+
+
+def last_complete_period(granularity: str, now: datetime) -> str:
+    """The period a scheduled run reports on: the week (or month) that ended before ``now``."""
+    today = now.astimezone(UTC).date()
+    if granularity == "month":
+        return month_of(today.replace(day=1) - timedelta(days=1))
+    return week_of(today - timedelta(days=today.isoweekday()))

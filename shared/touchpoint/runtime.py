@@ -74,6 +74,34 @@ def aggregator() -> Any:
     return Aggregator(aws_client("dynamodb"), get_settings().table_name)
 
 
+def targets() -> Any:
+    from .scorecard import Targets
+
+    raw = get_settings().scorecard_targets
+    return Targets.model_validate_json(raw) if raw else Targets()
+
+
+def scorecard(period_id: str) -> dict:
+    from .reporting import RollupReader, compute_scorecard
+
+    settings = get_settings()
+    reader = RollupReader(aws_client("dynamodb"), settings.table_name)
+    return compute_scorecard(reader, catalog(), period_id, targets=targets(),
+                             min_sample=settings.scorecard_min_sample)
+
+
+def deliver(scorecard_json: dict) -> Any:
+    from .reporting import SendOnce, deliver_scorecard
+    from .settings import recipients
+
+    settings = get_settings()
+    return deliver_scorecard(
+        scorecard_json, brand=catalog().brand, sender=settings.sender_address, recipients=recipients(settings),
+        marker=SendOnce(aws_client("dynamodb"), settings.table_name), ses=aws_client("sesv2"),
+        s3=aws_client("s3") if settings.archive_bucket else None, bucket=settings.archive_bucket or None,
+    )
+
+
 def reset() -> None:
     from aws_lambda_powertools.utilities import parameters
 

@@ -182,6 +182,28 @@ class LocalStack:
                 "streams": [{"function": p.function.spec.logical_id, "stream_arn": p.stream_arn,
                              "delivered": p.delivered, "parked_batches": len(p.parked)} for p in self.pumps]}
 
+    def _run_scorecard_route(self, query: str, headers: dict[str, str],
+                             body: bytes) -> tuple[int, dict[str, str], bytes]:
+        from touchpoint.periods import is_period
+
+        reply = {"Content-Type": "application/json"}
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            request = None
+        period = request.get("period") if isinstance(request, dict) else None
+        if not isinstance(request, dict) or (period is not None and not is_period(str(period))):
+            message = 'Send {"period": "2026-W47"} or {"period": "2026-11"}'
+            error = {"error": {"code": "invalid_period", "message": message, "field": "period"}}
+            return 422, reply, json.dumps(error).encode()
+        self.drain()  # the scheduled run would see a caught-up aggregator on AWS; make that true here
+        try:
+            result = self.run_schedule({k: v for k, v in request.items() if k == "period"})
+        except Exception as exc:
+            error = {"error": {"code": "scorecard_failed", "message": f"{type(exc).__name__}: {exc}", "field": None}}
+            return 500, reply, json.dumps(error).encode()
+        return 200, reply, json.dumps(result).encode()
+
     def published_events(self) -> list[dict[str, Any]]:
         """Every event published to the template's event buses so far (from the local tap queues)."""
         import boto3
@@ -203,6 +225,33 @@ class LocalStack:
                         sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             return list(self._events)
 
+    def outbox(self) -> list[dict[str, Any]]:
+        """The emails moto's SES accepted, oldest first (moto runs in this process)."""
+        from email import message_from_string
+
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.ses.models import ses_backends
+
+        messages = []
+        for sent in ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages:
+            raw = getattr(sent, "raw_data", None)
+            parsed = message_from_string(raw) if raw else None
+            messages.append({
+                "message_id": sent.id, "source": sent.source, "destinations": list(sent.destinations),
+                "subject": str(parsed["Subject"]) if parsed else getattr(sent, "subject", None),
+                "raw": raw,
+            })
+        return messages
+
+    def run_schedule(self, overrides: dict[str, Any]) -> Any:
+        """Invoke the function that has a schedule in the template, with the schedule's own Input
+        (what EventBridge Scheduler would deliver) plus ``overrides`` such as {"period": "2026-W47"}."""
+        for logical_id, spec in self.model.functions.items():
+            for schedule in spec.schedules:
+                payload = json.loads(schedule.get("Input") or "{}")
+                return self.functions[logical_id].invoke({**payload, **overrides})
+        raise LookupError("no function in template.yaml has a schedule")
+
     def _local_routes(self) -> dict[tuple[str, str], LocalRoute]:
         def json_reply(payload: Any, status: int = 200) -> tuple[int, dict[str, str], bytes]:
             return status, {"Content-Type": "application/json"}, json.dumps(payload).encode()
@@ -211,4 +260,6 @@ class LocalStack:
             ("GET", "/_local/info"): lambda query, headers, body: json_reply(self.info()),
             ("GET", "/_local/events"): lambda query, headers, body: json_reply(self.published_events()),
             ("POST", "/_local/drain"): lambda query, headers, body: json_reply({"records": self.drain()}),
+            ("GET", "/_local/outbox"): lambda query, headers, body: json_reply(self.outbox()),
+            ("POST", "/_local/run/scorecard"): self._run_scorecard_route,
         }

@@ -209,7 +209,7 @@ def read_stack(template_path: Path, overrides: dict[str, str] | None = None, reg
             elif event["Type"] == "DynamoDB":
                 streams.append(copy.deepcopy(event_props))
             elif event["Type"] in ("ScheduleV2", "Schedule"):
-                schedules.append(copy.deepcopy(event_props))
+                schedules.append(resolver.resolve(copy.deepcopy(event_props)))
         functions[logical_id] = FunctionSpec(
             logical_id=logical_id,
             code_dir=(root / props.get("CodeUri", globals_fn.get("CodeUri", "."))).resolve(),

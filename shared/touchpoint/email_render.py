@@ -1,0 +1,370 @@
+"""The scorecard email of SPEC §6: plain text + HTML alternatives and the scorecard as a CSV attachment.
+
+Pure: builds an ``email.message.EmailMessage`` (policy SMTP, CRLF line ends) that the caller hands to
+SES as a raw message. The HTML is built for mail clients, not browsers: inline styles only, layout and
+bar charts from table cells with percentage widths (no images, scripts, SVG, flexbox or grid) so it
+reads the same in Gmail and Outlook. Every user-supplied string (brand, touchpoint labels, detractor
+comments) goes through Jinja2 autoescape in the HTML; header values are refused when they could
+inject headers; CSV cells that a spreadsheet would run as a formula are neutralized.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import math
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+from functools import lru_cache
+from typing import Any
+
+from .periods import is_period
+from .scorecard import DEFAULT_TARGETS, HEADLINE_FIELD, headline_value, scorecard_rows
+
+NO_VALUE = "—"
+# Leading characters that make Excel, LibreOffice or Google Sheets read a cell as a formula (OWASP
+# "CSV injection"). Negative numbers are prefixed too: the rule is about the first character, and a
+# quoted "-2.5" is still readable while a missed "-2+cmd|..." is not.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+STATUS_CHIPS = {
+    "green": ("On target", "#1b7f3b"),
+    "amber": ("Near target", "#9a5b00"),
+    "red": ("Off target", "#b3261e"),
+    None: ("No target", "#6b7280"),
+}
+NO_DATA_CHIP = ("No data", "#6b7280")
+BETTER_COLOR, WORSE_COLOR, NEUTRAL_COLOR = "#1b7f3b", "#b3261e", "#52606d"
+NPS_SEGMENT_COLORS = {"promoters": "#1b7f3b", "passives": "#9ca3af", "detractors": "#b3261e"}
+
+# kind -> (label, one-line explanation, unit). Units: points (NPS), percent, score7 (CES), duration.
+METRICS: dict[str, tuple[str, str, str]] = {
+    "nps": ("NPS", "Net Promoter Score, −100 to 100", "points"),
+    "csat": ("CSAT", "Satisfied (4 or 5 of 5), every touchpoint", "percent"),
+    "ces": ("CES", "Customer effort, mean of 1–7 (higher = easier)", "score7"),
+    "fcr": ("First contact resolution", "Solved with at most one agent reply and no reopen", "percent"),
+    "aht_seconds": ("Average handle time", "Mean agent time per solved ticket", "duration"),
+    "frt_seconds": ("First response time", "Median wait for the first agent reply", "duration"),
+    "resolution_seconds": ("Resolution time", "Median time from ticket created to solved", "duration"),
+    "reopen_rate": ("Reopen rate", "Solved tickets reopened at least once", "percent"),
+    "support_csat": ("Support CSAT", "CSAT at customer-service touchpoints", "percent"),
+    "retention": ("Retention", "Customers active last period who were active again", "percent"),
+}
+CX_KINDS = ("nps", "csat", "ces")
+CS_KINDS = ("fcr", "aht_seconds", "frt_seconds", "resolution_seconds", "reopen_rate", "support_csat", "retention")
+CHANNEL_LABELS = {"phone": "Phone", "email": "Email", "chat": "Chat", "social": "Social", "in_person": "In person",
+                  "web": "Web form", "other": "Other"}
+
+
+# Numbers as people read them ----------------------------------------------------------------------
+def format_duration(seconds: float) -> str:
+    magnitude = abs(seconds)
+    if magnitude < 90:
+        return f"{seconds:.0f} s"
+    if magnitude < 90 * 60:
+        return f"{seconds / 60:.1f} min"
+    if magnitude < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def format_value(unit: str, value: float | None) -> str:
+    """A metric value for display; ``None`` (no data) is an em dash, never "None"."""
+    if value is None:
+        return NO_VALUE
+    if unit == "percent":
+        return f"{value:.1f} %"
+    if unit == "score7":
+        return f"{value:.2f}"
+    if unit == "duration":
+        return format_duration(value)
+    return f"{value:.1f}"
+
+
+def format_delta(unit: str, delta: float) -> str:
+    sign = "+" if delta >= 0 else "-"
+    if unit == "duration":
+        return sign + format_duration(abs(delta))
+    if unit == "score7":
+        return f"{sign}{abs(delta):.2f}"
+    return f"{sign}{abs(delta):.1f} pts"
+
+
+def _bar_percent(unit: str, value: float | None, target: float | None) -> int:
+    """Bar length on the metric's own scale; durations put the target at half length."""
+    if value is None:
+        return 0
+    if unit == "points":
+        share = (value + 100) / 2
+    elif unit == "score7":
+        share = (value - 1) / 6 * 100
+    elif unit == "duration":
+        share = value / (2 * target) * 100 if target else 0
+    else:
+        share = value
+    return max(0, min(100, round(share)))
+
+
+def _shares(counts: Mapping[str, int]) -> dict[str, int]:
+    """Whole percentages that add up to exactly 100 (largest remainder), so stacked bars fill the row."""
+    total = sum(counts.values())
+    if not total:
+        return dict.fromkeys(counts, 0)
+    exact = {k: 100 * v / total for k, v in counts.items()}
+    whole = {k: math.floor(v) for k, v in exact.items()}
+    for key in sorted(exact, key=lambda k: exact[k] - whole[k], reverse=True)[: 100 - sum(whole.values())]:
+        whole[key] += 1
+    return whole
+
+
+# The view: every string the templates print, already formatted ----------------------------------------
+def _higher_is_better(kind: str, targets: Mapping[str, Any]) -> bool:
+    configured = targets.get(kind) or DEFAULT_TARGETS.get(kind) or {}
+    return configured.get("higher_is_better", True)
+
+
+def _metric_view(kind: str, current: Mapping[str, Any] | None, earlier: Mapping[str, Any] | None,
+                 scorecard: Mapping[str, Any], *, label: str | None = None) -> dict[str, Any]:
+    targets = scorecard.get("targets") or {}
+    min_sample = scorecard.get("min_sample", 30)
+    default_label, explanation, unit = METRICS[kind]
+    current = current or {}
+    value = headline_value(kind, current)
+    before = headline_value(kind, earlier)
+    n = current.get("base" if kind == "retention" else "n") or 0
+    target = (targets.get(kind) or {}).get("value")
+    higher_is_better = _higher_is_better(kind, targets)
+
+    delta_text, delta_color = "", NEUTRAL_COLOR
+    if value is not None and before is not None:
+        delta = value - before
+        delta_text = format_delta(unit, delta)
+        if delta:
+            improved = (delta > 0) == higher_is_better
+            delta_text = ("▲ " if delta > 0 else "▼ ") + delta_text
+            delta_color = BETTER_COLOR if improved else WORSE_COLOR
+
+    chip_label, chip_color = (NO_DATA_CHIP if value is None
+                              else STATUS_CHIPS.get(current.get("status"), STATUS_CHIPS[None]))
+    return {
+        "kind": kind,
+        "label": label or default_label,
+        "explanation": explanation,
+        "value": format_value(unit, value),
+        "previous": format_value(unit, before),
+        "delta": delta_text,
+        "delta_color": delta_color,
+        "n_label": "base" if kind == "retention" else "n",
+        "n": n,
+        "moe": f"±{current['moe95']:.1f}" if current.get("moe95") is not None else "",
+        "no_data": value is None,
+        "low_sample": bool(current.get("low_sample", n < min_sample)),
+        "status_label": chip_label,
+        "status_color": chip_color,
+        "target": f"target {'≥' if higher_is_better else '≤'} {format_value(unit, target)}" if target is not None
+        else "",
+        "bar_percent": _bar_percent(unit, value, target),
+        "details": _details(kind, current, unit),
+        "nps_segments": _nps_segments(current) if kind == "nps" and current.get("n") else [],
+    }
+
+
+def _details(kind: str, current: Mapping[str, Any], unit: str) -> str:
+    if not current or headline_value(kind, current) is None:
+        return ""
+    if kind == "nps":
+        return (f"promoters {current['promoters']} · passives {current['passives']} · "
+                f"detractors {current['detractors']}")
+    if kind == "ces" and current.get("agree_pct") is not None:
+        return f"agree (5–7): {format_value('percent', current['agree_pct'])}"
+    if kind in HEADLINE_FIELD:
+        return f"p90 {format_value(unit, current.get('p90'))} · mean {format_value(unit, current.get('mean'))}"
+    if kind in ("fcr", "reopen_rate"):
+        return f"of {current.get('n', 0)} solved tickets"
+    if kind == "retention":
+        return (f"{current.get('retained', 0)} of {current.get('base', 0)} came back · returning share "
+                f"{format_value('percent', current.get('returning_share'))}")
+    return ""
+
+
+def _nps_segments(current: Mapping[str, Any]) -> list[dict[str, Any]]:
+    shares = _shares({k: current.get(k, 0) for k in NPS_SEGMENT_COLORS})
+    return [{"name": name, "percent": shares[name], "color": NPS_SEGMENT_COLORS[name]}
+            for name in NPS_SEGMENT_COLORS if shares[name]]
+
+
+def _touchpoint_rows(scorecard: Mapping[str, Any]) -> list[dict[str, Any]]:
+    earlier = ((scorecard.get("previous") or {}).get("cx") or {}).get("touchpoints") or {}
+    rows = []
+    for touchpoint_id, entry in scorecard["cx"]["touchpoints"].items():
+        for metric in CX_KINDS:
+            if metric not in entry:
+                continue
+            view = _metric_view(metric, entry[metric], (earlier.get(touchpoint_id) or {}).get(metric), scorecard)
+            view.update(touchpoint=entry.get("label") or touchpoint_id, support=entry.get("family") == "cs")
+            rows.append(view)
+    return rows
+
+
+def _channel_rows(scorecard: Mapping[str, Any]) -> list[dict[str, Any]]:
+    earlier = ((scorecard.get("previous") or {}).get("cs") or {}).get("channels") or {}
+    rows = []
+    for channel, entry in scorecard["cs"]["channels"].items():
+        before = earlier.get(channel) or {}
+        rows.append({
+            "channel": CHANNEL_LABELS.get(channel, channel),
+            "solved": entry["fcr"]["n"],
+            **{kind: _metric_view(kind, entry[kind], before.get(kind), scorecard)
+               for kind in ("fcr", "reopen_rate", "frt_seconds", "resolution_seconds", "aht_seconds")},
+        })
+    return rows
+
+
+def _comment_rows(scorecard: Mapping[str, Any]) -> list[dict[str, str]]:
+    rows = []
+    for comment in scorecard.get("detractor_comments") or []:
+        submitted = str(comment.get("submitted_at") or "")
+        rows.append({"score": "" if comment.get("score") is None else str(comment["score"]),
+                     "touchpoint": str(comment.get("label") or comment.get("touchpoint") or ""),
+                     "metric": METRICS[comment["metric"]][0] if comment.get("metric") in CX_KINDS else "",
+                     "date": submitted[:10], "comment": str(comment.get("comment") or "")})
+    return rows
+
+
+def _view(scorecard: Mapping[str, Any], brand: str) -> dict[str, Any]:
+    earlier = scorecard.get("previous") or {}
+    earlier_cx, earlier_cs = earlier.get("cx") or {}, earlier.get("cs") or {}
+    cx = [_metric_view(k, scorecard["cx"][k], earlier_cx.get(k), scorecard) for k in CX_KINDS]
+    cs = [_metric_view(k, scorecard["cs"][k], earlier_cs.get(k), scorecard) for k in CS_KINDS]
+    s2e = scorecard["service_to_experience"]
+    after_fcr = _metric_view("nps", s2e["nps_after_fcr"], None, scorecard,
+                             label="NPS after a ticket solved at first contact")
+    after_non_fcr = _metric_view("nps", s2e["nps_after_non_fcr"], None, scorecard,
+                                 label="NPS after a ticket that took more contacts")
+    gap = s2e.get("nps_difference")
+    period = scorecard["period"]
+    headline = " · ".join(f"{v['label']} {v['value']}" for v in (cx[0], cx[1], cs[0], cs[2]))
+    return {
+        "brand": brand,
+        "title": f"{brand} — CX and CS scorecard {period['id']}",
+        "preheader": headline,
+        "period": period,
+        "previous_id": (earlier.get("period") or {}).get("id") or "",
+        "has_previous": bool(earlier_cx or earlier_cs),
+        "min_sample": scorecard.get("min_sample", 30),
+        "cx": cx,
+        "cs": cs,
+        "touchpoints": _touchpoint_rows(scorecard),
+        "channels": _channel_rows(scorecard),
+        "s2e": [after_fcr, after_non_fcr],
+        "s2e_gap": "" if gap is None else format_delta("points", gap).replace(" pts", " NPS points"),
+        "comments": _comment_rows(scorecard),
+    }
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Any:
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    return Environment(
+        loader=PackageLoader("touchpoint", "templates"),
+        # HTML escapes everything it prints; the plain-text part must show comments literally.
+        autoescape=select_autoescape(enabled_extensions=("html",), disabled_extensions=("txt",), default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render_html(scorecard: Mapping[str, Any], brand: str) -> str:
+    return _environment().get_template("email/scorecard.html").render(**_view(scorecard, brand))
+
+
+def render_text(scorecard: Mapping[str, Any], brand: str) -> str:
+    return _environment().get_template("email/scorecard.txt").render(**_view(scorecard, brand))
+
+
+# CSV --------------------------------------------------------------------------------------------
+def neutralize_cell(text: str) -> str:
+    """Prefix a single quote to a cell a spreadsheet would evaluate as a formula."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def render_csv(scorecard: Mapping[str, Any]) -> str:
+    """The attachment: ``scorecard_rows`` with every cell neutralized, RFC 4180 (CRLF) lines."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerows([neutralize_cell(cell) for cell in row] for row in scorecard_rows(scorecard))
+    return buffer.getvalue()
+
+
+# The message -------------------------------------------------------------------------------------
+def _one_line(field: str, value: str) -> str:
+    if not isinstance(value, str) or not value.strip() or _CONTROL_CHARACTERS.search(value):
+        raise ValueError(f"{field} must be one non-empty line of text (no CR, LF or control characters)")
+    return value
+
+
+def _address(field: str, text: str) -> Address:
+    _one_line(field, text)
+    try:
+        header = SMTP.header_factory("To", text)
+    except Exception as exc:  # the stdlib address parser raises assorted errors on garbage
+        raise ValueError(f"{field}: not an email address: {text!r}") from exc
+    addresses = header.addresses
+    if header.defects or len(addresses) != 1 or not addresses[0].username or not addresses[0].domain:
+        raise ValueError(f"{field}: expected exactly one email address, got {text!r}")
+    return addresses[0]
+
+
+def _message_id(period_id: str, sender: Address, recipients: list[Address]) -> str:
+    # Same period and recipient list -> same Message-ID, so a resend can be recognised downstream.
+    seed = "\n".join([period_id, sender.addr_spec.lower(), *sorted(r.addr_spec.lower() for r in recipients)])
+    return f"<scorecard.{period_id}.{hashlib.sha256(seed.encode()).hexdigest()[:24]}@{sender.domain}>"
+
+
+def render_email(
+    scorecard: Mapping[str, Any],
+    *,
+    brand: str,
+    sender: str,
+    recipients: list[str],
+    subject_prefix: str = "Touchpoint scorecard",
+    sent_at: datetime | None = None,
+) -> EmailMessage:
+    """multipart/mixed [multipart/alternative [text/plain, text/html], text/csv attachment].
+
+    Raises ValueError when the brand, subject prefix or an address holds CR/LF (header injection) or
+    is not a single valid address."""
+    brand = _one_line("brand", brand)
+    subject_prefix = _one_line("subject_prefix", subject_prefix)
+    period_id = scorecard["period"]["id"]
+    if not is_period(str(period_id)):
+        raise ValueError(f"scorecard period is not a period id: {period_id!r}")
+    from_address = _address("sender", sender)
+    if not recipients:
+        raise ValueError("recipients: at least one address is needed")
+    to_addresses = list({a.addr_spec.lower(): a for a in (_address("recipient", r) for r in recipients)}.values())
+
+    message = EmailMessage(policy=SMTP)
+    message["Subject"] = f"{subject_prefix} · {brand} · {period_id}"
+    message["From"] = from_address
+    message["To"] = to_addresses
+    message["Date"] = format_datetime(sent_at or datetime.now(UTC))
+    message["Message-ID"] = _message_id(period_id, from_address, to_addresses)
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies to the sender
+    # Quoted-printable and base64 keep every line 7-bit and short, whatever the relay accepts.
+    message.set_content(render_text(scorecard, brand), subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(render_html(scorecard, brand), subtype="html", charset="utf-8",
+                            cte="quoted-printable")
+    message.add_attachment(render_csv(scorecard), subtype="csv", charset="utf-8", cte="base64",
+                           filename=f"scorecard-{period_id}.csv")
+    return message
