@@ -96,9 +96,25 @@ def _cmd_rebuild(args: argparse.Namespace) -> int:
     return 1 if report.drift else 0
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo, summary_lines
+
+    result = run_demo(Path(args.out), preset=args.preset, customers=args.customers, weeks=args.weeks, seed=args.seed)
+    print("\n".join(summary_lines(result)))
+    return 0 if result.drift == 0 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="touchpoint", description="Touchpoint: CX and CS feedback pipeline")
     commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="the whole pipeline on embedded moto, with a generated journey")
+    demo.add_argument("--out", default="demo-out", help="where the four files go (default ./demo-out)")
+    demo.add_argument("--preset", default="ecommerce", choices=["ecommerce", "restaurant", "retail", "saas"])
+    demo.add_argument("--customers", type=int, default=200)
+    demo.add_argument("--weeks", type=int, default=4, help="weeks of history up to the last complete week")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(run=_cmd_demo)
 
     local = commands.add_parser("local", help="run the local stack (moto + the template's routes)")
     local.add_argument("--host", default="127.0.0.1")

@@ -42,7 +42,7 @@ class LocalStack:
     def __init__(self, root: Path | None = None, host: str = "127.0.0.1", port: int = 3000,
                  preset: str | None = None, parameters: dict[str, str] | None = None, pool_size: int = 4,
                  access_log: Callable[[str], None] | None = None, aws_port: int = 0,
-                 pump_interval: float = 1.0) -> None:
+                 pump_interval: float = 1.0, embedded: bool = False) -> None:
         self.root = root or project_root()
         self.host, self.port = host, port
         self.secrets = load_local_secrets(self.root)
@@ -53,11 +53,13 @@ class LocalStack:
         self.pool_size = pool_size
         self.aws_port = aws_port
         self.pump_interval = pump_interval
+        self.embedded = embedded
         self.pumps: list[StreamPump] = []
         self.access_log = access_log
         self.resources: dict[str, str] = {}
         self.functions: dict[str, LocalFunction] = {}
         self._moto: Any = None
+        self._mock: Any = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.aws_endpoint = ""
@@ -70,11 +72,22 @@ class LocalStack:
 
         from moto.server import ThreadedMotoServer
 
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
-        self._moto.start()
-        moto_host, moto_port = self._moto.get_host_and_port()
-        self.aws_endpoint = f"http://{moto_host}:{moto_port}"
+        from . import moto_speedups
+
+        moto_speedups.apply()
+        if self.embedded:
+            # `touchpoint demo`: moto patched into this process's boto3, no AWS HTTP hop at all.
+            from moto import mock_aws
+
+            self._mock = mock_aws()
+            self._mock.start()
+            self.aws_endpoint = "embedded"
+        else:
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines
+            self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
+            self._moto.start()
+            moto_host, moto_port = self._moto.get_host_and_port()
+            self.aws_endpoint = f"http://{moto_host}:{moto_port}"
         self._configure_environment()
         import boto3
 
@@ -85,8 +98,8 @@ class LocalStack:
             function.warm()
             self.functions[logical_id] = function
         self.pumps = self._stream_pumps(session)
-        gateway = Gateway(self.model.routes, self.functions, self.secrets["admin_api_key"], self._local_routes())
-        self._server = make_server(gateway, self.host, self.port, access_log=self.access_log)
+        self.gateway = Gateway(self.model.routes, self.functions, self.secrets["admin_api_key"], self._local_routes())
+        self._server = make_server(self.gateway, self.host, self.port, access_log=self.access_log)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="touchpoint-gateway", daemon=True)
         self._thread.start()
@@ -138,6 +151,9 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -152,8 +168,11 @@ class LocalStack:
     def _configure_environment(self) -> None:
         """Point every AWS client of this process (the handlers') at moto, with throwaway credentials,
         and give the handlers the environment the template declares for them."""
+        if self.embedded:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint
         os.environ.update({
-            "AWS_ENDPOINT_URL": self.aws_endpoint,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
             "AWS_ACCESS_KEY_ID": "local",
