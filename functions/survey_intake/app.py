@@ -23,6 +23,7 @@ from touchpoint.http import (
     install_error_handlers,
     json_response,
     request_base_url,
+    text_body,
     validation_error,
 )
 from touchpoint.models import ImportedResponse, LinkRequest, SurveyAnswer
@@ -93,7 +94,7 @@ def _read_answer() -> tuple[bool, SurveyAnswer]:
     """The answer from a form post or a JSON body; unparseable is 400, invalid is 422."""
     event = app.current_event
     content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
-    raw = event.decoded_body or ""
+    raw = text_body(event)
     is_form = content_type == "application/x-www-form-urlencoded"
     if is_form:
         fields = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}

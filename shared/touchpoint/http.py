@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -52,16 +53,29 @@ def body_bytes(event: dict[str, Any]) -> int:
     return len(body.encode("utf-8"))
 
 
+def _is_union_tag(part: Any) -> bool:
+    """Pydantic names the union member it tried (`ImportedResponse`, `list[ImportedResponse]`);
+    our field names are snake_case, so a tag is anything with a bracket or a capital."""
+    return isinstance(part, str) and ("[" in part or part[:1].isupper())
+
+
 def _field_of(location: tuple[Any, ...]) -> str | None:
-    parts = [p for p in location if p not in ("body", "query", "path", "header")]
+    parts = [p for p in location if p not in ("body", "query", "path", "header") and not _is_union_tag(p)]
     out = ""
     for part in parts:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or None
 
 
-def validation_error(errors: Sequence[Any]) -> ApiError:
-    """Pydantic or Powertools validation failures as SPEC errors: unparseable JSON is 400, else 422."""
+def validation_error(errors: Sequence[Any], body: Any = None) -> ApiError:
+    """Pydantic or Powertools validation failures as SPEC errors: unparseable JSON is 400, else 422.
+    For a body that may be one object or a list, report the error of the branch the client sent."""
+    errors = list(errors)
+    if isinstance(body, list | dict):
+        list_branch = [e for e in errors if any(isinstance(p, str) and p.startswith("list[") for p in e.get("loc", ()))]
+        object_branch = [e for e in errors if e not in list_branch]
+        chosen = list_branch if isinstance(body, list) else object_branch
+        errors = chosen or errors
     first = errors[0] if errors else {"type": "invalid", "loc": (), "msg": "invalid request"}
     if first.get("type") == "json_invalid":
         return ApiError(400, "invalid_json", "The body is not valid JSON", None)
@@ -86,7 +100,11 @@ def install_error_handlers(app: APIGatewayHttpResolver, logger: Any) -> None:
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             # curl -d sends a form content type; the real problem is the content type, not a field.
             return error_response(ApiError(400, "unsupported_content_type", "This route takes application/json"))
-        return error_response(validation_error(list(exc.errors())))
+        try:
+            body = app.current_event.json_body
+        except ValueError:
+            body = None
+        return error_response(validation_error(list(exc.errors()), body))
 
     @app.not_found
     def _not_found(_: Exception) -> Response:
@@ -121,7 +139,20 @@ def _as_proxy(error: ApiError) -> dict[str, Any]:
 def raw_body(event: Any) -> bytes:
     """The request body exactly as the client sent it (signatures are computed over these bytes)."""
     body = event.body or ""
-    return base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
+    if not event.is_base64_encoded:
+        return body.encode("utf-8")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "invalid_body", "The body is not valid base64", None) from None
+
+
+def text_body(event: Any) -> str:
+    """The body as UTF-8 text; anything else is a 400, not a crash."""
+    try:
+        return raw_body(event).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid_body", "The body is not UTF-8 text", None) from None
 
 
 def request_base_url(event: Any, configured: str) -> str:

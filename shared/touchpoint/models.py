@@ -8,7 +8,7 @@ import math
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from .metrics_scale import Metric
 
@@ -86,12 +86,22 @@ class LinkRequest(BaseModel):
         return value
 
 
+def _not_a_boolean(value: object) -> object:
+    # JSON true would otherwise pass as the score 1.
+    if isinstance(value, bool):
+        raise ValueError("a score is a whole number, not true or false")
+    return value
+
+
+Score = Annotated[int, BeforeValidator(_not_a_boolean)]
+
+
 class SurveyAnswer(BaseModel):
     """``POST /s/{token}``: the customer's answer (form fields or JSON)."""
 
     model_config = ConfigDict(extra="ignore")
 
-    score: int
+    score: Score
     comment: Comment | None = None
 
 
@@ -103,7 +113,7 @@ class ImportedResponse(BaseModel):
     customer_id: Identifier
     touchpoint: TouchpointId
     metric: Metric
-    score: int
+    score: Score
     comment: Comment | None = None
     submitted_at: datetime | None = None
     order_id: ShortIdentifier | None = None

@@ -110,9 +110,10 @@ def survey_page(token: str, preselect: str | None, catalog: Catalog, ring: KeyRi
     """The HTML page for a link. Reads nothing and writes nothing: link scanners may fetch it."""
     survey = open_survey(token, catalog, ring, now)
     selected: int | None = None
-    if preselect is not None and preselect.strip().lstrip("-").isdigit():
-        candidate = int(preselect)
-        selected = candidate if candidate in scale_of(survey.claims.metric) else None
+    text = (preselect or "").strip()
+    # isdecimal and isascii: "²" is a digit to Python but not a score
+    if text.isascii() and text.isdecimal() and int(text) in scale_of(survey.claims.metric):
+        selected = int(text)
     return pages.render_survey(catalog.brand, survey.touchpoint, survey.claims.metric, token, selected)
 
 

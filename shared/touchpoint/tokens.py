@@ -101,7 +101,7 @@ def _tampered(message: str = "This survey link is not valid.") -> ApiError:
 def verify_token(ring: KeyRing, token: str, now: datetime | None = None) -> SurveyClaims:
     """The claims of a genuine token. 403 when anything is off, 410 when genuine but expired: expiry is
     checked only after the signature, so a forged token never learns whether it would have expired."""
-    if not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 1:
+    if not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 1 or not token.isascii():
         raise _tampered()
     payload_b64, signature = token.split(".")
     try:
