@@ -104,6 +104,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0 if result.drift == 0 else 1
 
 
+def _cmd_openapi(args: argparse.Namespace) -> int:
+    from .openapi import write_openapi
+    from .stack import project_root
+
+    root = project_root()
+    target = write_openapi(root, Path(args.out) if args.out else root / "shared" / "touchpoint" / "openapi.json")
+    print(f"wrote {target}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="touchpoint", description="Touchpoint: CX and CS feedback pipeline")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -139,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("--secrets", default=None, help="a secrets.json with token_keys (default: infra/local)")
     link.add_argument("--json", action="store_true", help="print {token, url, expires_at, ...}")
     link.set_defaults(run=_cmd_link)
+
+    openapi = commands.add_parser("openapi", help="regenerate the OpenAPI document from the template's functions")
+    openapi.add_argument("--out", default=None, help="default: shared/touchpoint/openapi.json")
+    openapi.set_defaults(run=_cmd_openapi)
 
     rebuild = commands.add_parser("rebuild", help="recompute rollups from raw records and report the drift")
     rebuild.add_argument("--period", default=None, help="limit to one period, e.g. 2026-W47 or 2026-11")

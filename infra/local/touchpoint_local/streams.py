@@ -100,18 +100,27 @@ def lambda_stream_record(record: dict[str, Any], stream_arn: str) -> dict[str, A
     return {**{k: v for k, v in record.items() if k != "dynamodb"}, "dynamodb": data, "eventSourceARN": stream_arn}
 
 
-def read_stream(session: Any, stream_arn: str) -> list[dict[str, Any]]:
-    """Every record of a stream, shard by shard, as Lambda records (for tests and tools)."""
+def read_stream(session: Any, stream_arn: str, after: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The records of a stream, shard by shard, as Lambda records (for tests and tools). With
+    ``after`` ({shard id: last sequence number read}, updated in place) only the new ones."""
     streams = session.client("dynamodbstreams")
     out: list[dict[str, Any]] = []
+    positions = after if after is not None else {}
     for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"],
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        shard_id = shard["ShardId"]
+        if shard_id in positions:
+            iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id,
+                                                  ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                                                  SequenceNumber=positions[shard_id])["ShardIterator"]
+        else:
+            iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id,
+                                                  ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
         while iterator:
             page = streams.get_records(ShardIterator=iterator, Limit=1000)
             if not page["Records"]:
                 break
             out.extend(lambda_stream_record(r, stream_arn) for r in page["Records"])
+            positions[shard_id] = page["Records"][-1]["dynamodb"]["SequenceNumber"]
             iterator = page.get("NextShardIterator")
     return out
 
