@@ -78,7 +78,7 @@ def show_survey(token: str, score: Annotated[str | None, Query()] = None):
 def answer_survey(token: str):
     is_form, answer = _read_answer()
     created, record = surveys.submit_answer(
-        token, answer, runtime.catalog(), runtime.key_ring(), runtime.response_store(), _now()
+        token, answer, runtime.catalog(), runtime.key_ring(), runtime.response_store(), _now(), is_form=is_form
     )
     status = 201 if created else 200
     if is_form:

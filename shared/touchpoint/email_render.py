@@ -266,6 +266,7 @@ def _view(scorecard: Mapping[str, Any], brand: str) -> dict[str, Any]:
         "s2e": [after_fcr, after_non_fcr],
         "s2e_gap": "" if gap is None else format_delta("points", gap).replace(" pts", " NPS points"),
         "comments": _comment_rows(scorecard),
+        "suspected_bots": int(scorecard["cx"].get("suspected_bots") or 0),
     }
 
 

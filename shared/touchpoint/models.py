@@ -103,6 +103,9 @@ class SurveyAnswer(BaseModel):
 
     score: Score
     comment: Comment | None = None
+    # Bot signals (touchpoint.bots): a honeypot people never see, and the page's signed render time.
+    website: str | None = Field(default=None, max_length=2000)
+    rendered: str | None = Field(default=None, max_length=200)
 
 
 class ImportedResponse(BaseModel):

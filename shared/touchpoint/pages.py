@@ -37,7 +37,8 @@ def question(metric: str, brand: str, touchpoint: Touchpoint) -> str:
     return QUESTIONS[metric].format(brand=brand, touchpoint=touchpoint.label.lower())
 
 
-def render_survey(brand: str, touchpoint: Touchpoint, metric: str, token: str, selected: int | None) -> str:
+def render_survey(brand: str, touchpoint: Touchpoint, metric: str, token: str, selected: int | None,
+                  rendered_stamp: str = "") -> str:
     low_label, high_label = SCALE_ENDS[metric]
     return _environment().get_template("survey.html").render(
         brand=brand,
@@ -49,6 +50,7 @@ def render_survey(brand: str, touchpoint: Touchpoint, metric: str, token: str, s
         low_label=low_label,
         high_label=high_label,
         token=token,
+        rendered_stamp=rendered_stamp,
     )
 
 

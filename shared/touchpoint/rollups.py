@@ -43,6 +43,10 @@ def contribution(record: Mapping[str, Any] | None) -> Counter[RollupKey]:
     kind = record.get("type")
     if kind == "response" and counts_in_metrics(record):
         _response(record, out)
+    elif kind == "response":
+        # Kept out of every metric, but counted so the scorecard can say how many were set aside.
+        day = day_of(parse_time(record["submitted_at"]))
+        out[(day_partition(day), f"TP#{record['touchpoint']}", "suspected_bots")] += 1
     elif kind == "ticket":
         _ticket(record, out)
     return out
@@ -86,7 +90,7 @@ def activity(record: Mapping[str, Any] | None) -> Counter[tuple[str, str]]:
     """(customer, period) -> how many of the customer's records make them active in that period:
     a response by its submitted_at, a ticket by its created_at (SPEC §5 "active")."""
     out: Counter[tuple[str, str]] = Counter()
-    if not record or not record.get("customer_id"):
+    if not record or not record.get("customer_id") or not counts_in_metrics(record):
         return out
     stamp = {"response": "submitted_at", "ticket": "created_at"}.get(record.get("type", ""))
     if stamp is None or not record.get(stamp):

@@ -294,7 +294,8 @@ def build_scorecard(
             touchpoints[touchpoint_id] = {**metrics, "label": known.label if known else touchpoint_id,
                                           "family": family}
 
-    cx = {**_survey_block(all_surveys, targets, min_sample), "touchpoints": touchpoints}
+    cx = {**_survey_block(all_surveys, targets, min_sample), "touchpoints": touchpoints,
+          "suspected_bots": sum(counters.get("suspected_bots", 0) for counters in per_touchpoint.values())}
 
     all_tickets: Counter[str] = Counter()
     channels: dict[str, dict[str, Any]] = {}

@@ -11,6 +11,7 @@ from .keys import RESPONSE_SK, customer_partition, response_key
 RESPONSE_FIELDS = (
     "type", "survey_id", "customer_id", "touchpoint", "family", "stage", "metric", "score", "submitted_at",
     "source", "gsi1pk", "gsi1sk", "comment", "order_id", "properties", "response_id", "s2e_ticket", "s2e_fcr",
+    "suspected_bot", "bot_reason",
 )
 CUSTOMER_INDEX = "ByCustomer"
 

@@ -114,16 +114,23 @@ def survey_page(token: str, preselect: str | None, catalog: Catalog, ring: KeyRi
     # isdecimal and isascii: "²" is a digit to Python but not a score
     if text.isascii() and text.isdecimal() and int(text) in scale_of(survey.claims.metric):
         selected = int(text)
-    return pages.render_survey(catalog.brand, survey.touchpoint, survey.claims.metric, token, selected)
+    from .bots import render_stamp
+
+    return pages.render_survey(catalog.brand, survey.touchpoint, survey.claims.metric, token, selected,
+                               render_stamp(ring, token, now))
 
 
 def submit_answer(
-    token: str, answer: SurveyAnswer, catalog: Catalog, ring: KeyRing, store: ResponseWriter, now: datetime
+    token: str, answer: SurveyAnswer, catalog: Catalog, ring: KeyRing, store: ResponseWriter, now: datetime,
+    *, is_form: bool = False,
 ) -> tuple[bool, dict[str, Any]]:
     """Record the answer to a link; one record per token, a resubmission replaces it.
     Returns (created, record)."""
+    from .bots import bot_reason
+
     survey = open_survey(token, catalog, ring, now)
     check_score(survey.claims.metric, answer.score)
+    suspicion = bot_reason(ring, token, answer.model_dump(), is_form, now)
     record = response_record(
         survey_id=survey.claims.survey_id,
         customer_id=survey.claims.customer_id,
@@ -136,6 +143,8 @@ def submit_answer(
         source="link",
         properties=survey.claims.properties,
     )
+    if suspicion:
+        record["suspected_bot"], record["bot_reason"] = True, suspicion
     link_service_outcome(record, store)
     return store.upsert(record), record
 

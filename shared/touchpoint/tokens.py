@@ -52,6 +52,12 @@ class KeyRing:
     def key(self, key_id: str) -> bytes | None:
         return self._keys.get(key_id)
 
+    def signing_key(self) -> bytes:
+        return self._keys[self.active_key_id]
+
+    def verification_keys(self) -> list[bytes]:
+        return list(self._keys.values())
+
 
 def _b64encode(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
