@@ -246,7 +246,7 @@ class LocalStack:
 
     def outbox(self) -> list[dict[str, Any]]:
         """The emails moto's SES accepted, oldest first (moto runs in this process)."""
-        from email import message_from_string
+        from email import message_from_string, policy
 
         from moto.core import DEFAULT_ACCOUNT_ID
         from moto.ses.models import ses_backends
@@ -254,9 +254,10 @@ class LocalStack:
         messages = []
         for sent in ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages:
             raw = getattr(sent, "raw_data", None)
-            parsed = message_from_string(raw) if raw else None
+            parsed = message_from_string(raw, policy=policy.default) if raw else None
             messages.append({
-                "message_id": sent.id, "source": sent.source, "destinations": list(sent.destinations),
+                # moto lists the To header's addresses again after Destination; list each once.
+                "message_id": sent.id, "source": sent.source, "destinations": list(dict.fromkeys(sent.destinations)),
                 "subject": str(parsed["Subject"]) if parsed else getattr(sent, "subject", None),
                 "raw": raw,
             })
