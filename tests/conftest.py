@@ -64,21 +64,9 @@ def template_resources(kind: str) -> dict[str, dict[str, Any]]:
 def table_request(logical_id: str, name: str) -> dict[str, Any]:
     """CreateTable arguments for a table of template.yaml (keys, indexes, stream), as CloudFormation
     would create it."""
-    props = template_resources("AWS::DynamoDB::Table")[logical_id]["Properties"]
-    request: dict[str, Any] = {
-        "TableName": name,
-        "AttributeDefinitions": props["AttributeDefinitions"],
-        "KeySchema": props["KeySchema"],
-        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
-    }
-    if props.get("GlobalSecondaryIndexes"):
-        request["GlobalSecondaryIndexes"] = [
-            {k: v for k, v in gsi.items() if k in ("IndexName", "KeySchema", "Projection")}
-            for gsi in props["GlobalSecondaryIndexes"]
-        ]
-    if props.get("StreamSpecification"):
-        request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
-    return request
+    from touchpoint_local.provision import create_table_request
+
+    return create_table_request(name, template_resources("AWS::DynamoDB::Table")[logical_id]["Properties"])
 
 
 @dataclass

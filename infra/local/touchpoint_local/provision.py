@@ -16,7 +16,8 @@ IN_PROCESS_TYPES = {
 }
 
 
-def _table_request(name: str, props: dict[str, Any]) -> dict[str, Any]:
+def create_table_request(name: str, props: dict[str, Any]) -> dict[str, Any]:
+    """CreateTable arguments from a template table's properties (as CloudFormation would create it)."""
     request: dict[str, Any] = {
         "TableName": name,
         "AttributeDefinitions": props["AttributeDefinitions"],
@@ -59,7 +60,7 @@ def provision(model: StackModel, session: Any, local_secrets: dict[str, Any], se
         name = model.physical_names[logical_id]
         if kind == "AWS::DynamoDB::Table":
             dynamodb = session.client("dynamodb")
-            dynamodb.create_table(**_table_request(name, props))
+            dynamodb.create_table(**create_table_request(name, props))
             ttl = props.get("TimeToLiveSpecification")
             if ttl and ttl.get("Enabled"):
                 dynamodb.update_time_to_live(
