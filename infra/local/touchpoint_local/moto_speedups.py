@@ -1,6 +1,11 @@
-"""A speed fix for moto's TransactWriteItems, applied by the local stack and the tests.
+"""Two fixes to moto's DynamoDB, applied by the local stack and the tests.
 
-moto backs up a transaction by deep-copying the WHOLE table once per action (table items and stream
+Atomic requests: DynamoDB applies each request (a conditional put, an update with ReturnValues)
+atomically; moto's threaded server does not — its update reads, copies and writes an item in steps,
+so two concurrent first answers to one link could both see "no item yet". Every DynamoDB request
+is therefore handled under one lock, which is what concurrent clients of the local stack need.
+
+Fast transactions: moto backs up a transaction by deep-copying the WHOLE table once per action (table items and stream
 records included), so a 100-action transaction on a table of a few thousand items takes seconds and
 grows with the table. DynamoDB itself has no such cost. This patch checks every action's condition
 first and cancels the transaction before writing anything when one fails (DynamoDB's own semantics),
@@ -73,4 +78,14 @@ def apply() -> None:
             return original(self, transact_items)
 
     dynamodb_models.DynamoDBBackend.transact_write_items = conditions_first
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    handle = DynamoHandler.call_action
+
+    def one_request_at_a_time(self: Any) -> Any:
+        with _LOCK:
+            return handle(self)
+
+    DynamoHandler.call_action = one_request_at_a_time  # type: ignore[method-assign]
     _applied = True
