@@ -178,12 +178,13 @@ class Aggregator:
     # ----------------------------------------------------------------------------- planning
     @staticmethod
     def plan(changes: list[StreamChange], activity: dict[str, ActivityItem]) -> list[ChunkPlan]:
-        """Split ``changes`` (in stream order) into chunks that each fit one transaction; each chunk
-        starts from the activity items as the previous chunk leaves them."""
+        """Split ``changes`` into chunks that each fit one transaction; each chunk starts from the
+        activity items as the previous chunk leaves them. Changes that touch the same rollup items
+        are put in the same chunk, so a batch writes each counter item about once."""
         plans: list[ChunkPlan] = []
         state = {c: item.copy() for c, item in activity.items()}
         current = ChunkPlan()
-        for change in changes:
+        for change in _grouped_by_rollup_item(changes):
             trial = _with_change(current, change, state)
             if trial.action_count() > MAX_TRANSACTION_ACTIONS and current.changes:
                 plans.append(current)
@@ -210,14 +211,17 @@ class Aggregator:
             try:
                 for plan in plans:
                     self._commit(plan)
-                    remaining = remaining[len(plan.changes):]
+                    committed = {id(change) for change in plan.changes}
+                    remaining = [change for change in remaining if id(change) not in committed]
             except TransactionConflict:
                 conflicts += 1
                 if conflicts > MAX_CONFLICT_RETRIES:
-                    raise ChunkFailed(remaining[0], "activity items kept changing under us") from None
+                    raise ChunkFailed(_earliest(remaining), "activity items kept changing under us") from None
                 continue  # re-read what changed and plan the rest again
             except Exception as exc:
-                raise ChunkFailed(remaining[0], str(exc)) from exc
+                # Lambda resumes from the earliest change not applied; later ones that were applied
+                # come again and are skipped by their checkpoints.
+                raise ChunkFailed(_earliest(remaining), str(exc)) from exc
 
     def _commit(self, plan: ChunkPlan) -> None:
         if not plan.effective:
@@ -279,6 +283,26 @@ class ChunkFailed(RuntimeError):
     def __init__(self, first_unapplied: StreamChange, reason: str) -> None:
         super().__init__(f"changes from sequence {first_unapplied.sequence} not applied: {reason}")
         self.first_unapplied = first_unapplied
+
+
+def _earliest(changes: list[StreamChange]) -> StreamChange:
+    return min(changes, key=lambda change: sequence_key(change.sequence))
+
+
+def _grouped_by_rollup_item(changes: list[StreamChange]) -> list[StreamChange]:
+    """The changes reordered so that those touching the same rollup items sit together. Each source
+    item's changes stay together and in stream order (its checkpoint and its old/new images need
+    that); across sources the order is free, since every change is a commutative delta."""
+    by_source: dict[str, list[StreamChange]] = {}
+    for change in changes:
+        by_source.setdefault(change.source, []).append(change)
+
+    def first_rollup_item(source_changes: list[StreamChange]) -> tuple[str, ...]:
+        keys = sorted((pk, sk) for change in source_changes for pk, sk, _ in delta(change.old, change.new))
+        return keys[0] if keys else ("~",)  # changes that move no counter go last
+
+    ordered = sorted(by_source.values(), key=first_rollup_item)
+    return [change for source_changes in ordered for change in source_changes]
 
 
 def _customers_of(change: StreamChange) -> set[str]:

@@ -23,7 +23,11 @@ class ResponseStore:
 
     def upsert(self, record: dict[str, Any]) -> bool:
         """Write a link response; a resubmission replaces the earlier answer in place. Returns True
-        when the record is new. One atomic UpdateItem, so concurrent submits still leave one item."""
+        when the record is new. A first answer is one conditional PutItem (the common, cheap case);
+        when the survey was answered before, one atomic UpdateItem replaces it, keeping
+        ``first_submitted_at`` and counting ``submissions``. Concurrent submits still leave one item."""
+        if self.insert_once(record):
+            return True
         sets, removes, names, values = set_fields_expression(record, RESPONSE_FIELDS)
         names.update({"#first": "first_submitted_at", "#n": "submissions"})
         values.update({":first": values[f":f{RESPONSE_FIELDS.index('submitted_at')}"], ":one": {"N": "1"}})
@@ -39,7 +43,7 @@ class ResponseStore:
             ExpressionAttributeValues=values,
             ReturnValues="ALL_OLD",
         )
-        # ALL_OLD is the item before the update: empty when this answer is the first.
+        # ALL_OLD is the item before the update: empty only if it was erased in between.
         return not result.get("Attributes")
 
     def insert_once(self, record: dict[str, Any]) -> bool:

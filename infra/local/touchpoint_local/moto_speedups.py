@@ -1,4 +1,4 @@
-"""Two fixes to moto's DynamoDB, applied by the local stack and the tests.
+"""Three fixes to moto's DynamoDB, applied by the local stack, the tests and the benchmarks.
 
 Atomic requests: DynamoDB applies each request (a conditional put, an update with ReturnValues)
 atomically; moto's threaded server does not — its update reads, copies and writes an item in steps,
@@ -11,6 +11,10 @@ grows with the table. DynamoDB itself has no such cost. This patch checks every 
 first and cancels the transaction before writing anything when one fails (DynamoDB's own semantics),
 so moto's rollback copy is never needed; table copies made inside the call are skipped. Transactions
 are serialized by a lock so the check and the writes see the same state.
+
+Partition queries: moto 5 answers a Query on the table's key by sorting every item of the table
+and keeping the partition's, so its time grows with the table; a DynamoDB Query reads one
+partition. A base-table Query here looks only at its partition's items (same items, same order).
 """
 
 from __future__ import annotations
@@ -88,4 +92,21 @@ def apply() -> None:
             return handle(self)
 
     DynamoHandler.call_action = one_request_at_a_time  # type: ignore[method-assign]
+    Table.query = _partition_query(Table.query)  # type: ignore[method-assign]
     _applied = True
+
+
+def _partition_query(original: Any) -> Any:
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name is not None or hash_key is None or not self.range_key_attr:
+            return original(self, hash_key, *args, **kwargs)
+        partition = list(self.items[hash_key].values()) if hash_key in self.items else []
+        with _LOCK:  # the shadowed method below is per table, so no other query may run meanwhile
+            self.all_items = lambda: partition
+            try:
+                return original(self, hash_key, *args, **kwargs)
+            finally:
+                del self.all_items
+
+    return query

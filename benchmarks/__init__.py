@@ -1,0 +1,5 @@
+"""Performance measures of SPEC §8, run together by ``python -m benchmarks [--quick]``.
+
+One module per measure; each exposes ``measure(quick: bool, **sizes) -> list[dict]`` returning the JSON
+lines it prints. ``common`` holds the shared moto setup and the DynamoDB request counter.
+"""

@@ -1,0 +1,53 @@
+"""``python -m benchmarks [--quick] [--only NAME ...]``: every measure of SPEC §8 in one process on this
+machine, one JSON object per line per measure (raw figures, the ratio, the bar, pass), then a summary
+line. Exits 1 when a bar is missed, naming it on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import aggregator_writes, cold_start, intake_latency, package_size, scorecard_reads
+
+MEASURES: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
+    "scorecard": scorecard_reads.measure,
+    "aggregator": aggregator_writes.measure,
+    "intake": intake_latency.measure,
+    "cold_start": cold_start.measure,
+    "package_size": package_size.measure,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller sets (scorecard 1,000 vs 20,000), fewer runs, no sam build: under two minutes")
+    parser.add_argument("--only", nargs="+", choices=sorted(MEASURES), help="run only these measures")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    mode = "quick" if args.quick else "full"
+    missed: list[str] = []
+    started = time.perf_counter()
+    for name in args.only or list(MEASURES):
+        begin = time.perf_counter()
+        for line in MEASURES[name](args.quick):
+            line = {**line, "mode": mode, "seconds": round(time.perf_counter() - begin, 1)}
+            print(json.dumps(line), flush=True)
+            if line.get("pass") is False:
+                missed.append(f"{line['measure']}: ratio {line.get('ratio')} misses {line.get('bar')}")
+    print(json.dumps({"measure": "summary", "mode": mode, "seconds": round(time.perf_counter() - started, 1),
+                      "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+                      "bars_missed": missed, "pass": not missed}), flush=True)
+    for problem in missed:
+        print(f"bar missed: {problem}", file=sys.stderr)
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

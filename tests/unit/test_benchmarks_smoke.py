@@ -1,0 +1,75 @@
+"""`python -m benchmarks` still runs: the tiniest configuration of every measure, checked for the JSON
+shape the runner prints (one object per measure with its ratio, bar and pass). No timing limits here:
+the numbers are for `python -m benchmarks`, not for the test machine."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# The project root is not on sys.path under plain `pytest`, hence the late imports.
+from benchmarks import __main__ as runner  # noqa: E402
+from benchmarks import aggregator_writes, cold_start, intake_latency, package_size, scorecard_reads  # noqa: E402
+
+
+def _one_line(lines: list[dict], measure: str) -> dict:
+    assert len(lines) == 1
+    line = lines[0]
+    json.dumps(line)  # printable as one JSON line
+    assert line["measure"] == measure
+    assert {"ratio", "bar", "pass"} <= set(line)
+    assert isinstance(line["pass"], bool)
+    assert line["ratio"] is None or isinstance(line["ratio"], float)
+    return line
+
+
+def test_scorecard_reads_counts_items_of_both_sets_and_both_scorecards_agree():
+    line = _one_line(scorecard_reads.measure(True, small=20, big=60), "scorecard_items_read")
+    for size in ("small", "big"):
+        data = line[size]
+        assert data["rollup_scorecard"]["items_read"] == data["rollup_scorecard"]["reader_items_read"] > 0
+        assert data["naive_scan_scorecard"]["items_returned"] == line["sizes"][size]
+        assert data["naive_scan_scorecard"]["items_scanned"] >= data["naive_scan_scorecard"]["items_returned"]
+        assert data["naive_equals_rollup_nps_csat_ces"] is True
+
+
+def test_aggregator_writes_are_counted_from_the_real_handler_and_match_the_naive_counters():
+    line = _one_line(aggregator_writes.measure(True, count=30, weeks=2), "aggregator_rollup_writes_per_record")
+    assert line["measured_records"] == 60 and len(line["weeks"]) == 2
+    for week in line["weeks"]:
+        assert week["transactions"] >= 1
+        assert week["rollup_counter_writes"] == (week["actions"].get("rollup_day_counter_updates", 0)
+                                                 + week["actions"].get("rollup_period_counter_updates", 0)) > 0
+        assert week["floor_counter_items_per_batch_summed"] <= week["rollup_counter_writes"]
+    first = line["weeks"][0]
+    assert first["rebuild_drift"] == 0
+    assert first["naive_per_record_updates"]["same_rollups_as_aggregator"] is True
+
+
+def test_intake_latency_reports_both_routes_and_the_bare_writes():
+    line = _one_line(intake_latency.measure(True, runs=3, warmup=1), "intake_handler_over_put_item")
+    assert set(line["median_ms"]) == {"answer_POST_/s/{token}", "import_POST_/v1/responses", "bare_put_item",
+                                      "bare_upsert_update_item"}
+    assert line["statuses"] == {"answer": [201], "import": [201]}
+
+
+def test_cold_start_times_every_handler_module_and_boto3():
+    line = _one_line(cold_start.measure(True, runs=1), "cold_start_import_over_boto3")
+    assert set(line["ratios"]) == {"survey_intake/app.py", "ticket_webhook/app.py", "aggregator/app.py",
+                                   "scorecard/app.py"}
+    assert "import boto3" in line["median_ms"]
+
+
+def test_package_sizes_are_skipped_in_quick_mode_and_the_runner_prints_a_summary(capsys: pytest.CaptureFixture[str]):
+    assert package_size.measure(True)[0]["skipped"] is True
+    assert runner.main(["--quick", "--only", "package_size"]) == 0
+    lines = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert [line["measure"] for line in lines] == ["package_sizes", "summary"]
+    assert lines[-1]["pass"] is True and lines[-1]["bars_missed"] == []
