@@ -12,22 +12,26 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from touchpoint import aggregation, runtime
 
 logger = Logger(service="aggregator")
-# Each record is parsed into Powertools' pydantic stream model; one that does not parse is reported
-# as a failure on its own, the others still apply.
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams, model=DynamoDBStreamRecordModel,
-                           raise_on_entire_batch_failure=False)
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 runtime.settings()
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     changes: list[aggregation.StreamChange] = []
-    with processor(records=event.get("Records", []),
-                   handler=lambda record: changes.append(aggregation.change_from_record(record))):
+
+    def parse(record: Any) -> None:
+        # Each record is validated into Powertools' pydantic stream model here, so whatever is wrong
+        # with one record (a bad type tag, an image that is not an object) fails that record alone.
+        changes.append(aggregation.change_from_record(DynamoDBStreamRecordModel.model_validate(record.raw_event)))
+
+    with processor(records=event.get("Records", []), handler=parse):
         processor.process()
-    failures = [f["itemIdentifier"] for f in processor.response()["batchItemFailures"]]
-    failures += aggregation.handle_changes(changes, runtime.aggregator(), runtime.event_publisher(), logger)
-    # For streams Lambda resumes from the lowest failed sequence number; later records come again
-    # and are skipped by their checkpoints.
+    unparsed = [f["itemIdentifier"] for f in processor.response()["batchItemFailures"]]
+    # Lambda resumes from the first record that failed. The others apply now, except later changes of
+    # an item whose earlier change failed: those would move its checkpoint past the failed one.
+    changes = aggregation.without_changes_blocked_by([m.raw_event for m in processor.fail_messages], changes)
+    failures = unparsed + aggregation.handle_changes(changes, runtime.aggregator(), runtime.event_publisher(),
+                                                      logger)
     return {"batchItemFailures": [{"itemIdentifier": seq} for seq in sorted(set(failures),
                                                                              key=aggregation.sequence_key)]}

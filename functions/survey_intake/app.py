@@ -101,7 +101,7 @@ def _read_answer() -> tuple[bool, SurveyAnswer]:
     elif content_type in ("", "application/json") or content_type.endswith("+json"):
         try:
             data = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ApiError(400, "invalid_json", "The body is not valid JSON", None) from None
         if not isinstance(data, dict):
             raise ApiError(422, "invalid_field", "The body must be a JSON object {score, comment?}", None)

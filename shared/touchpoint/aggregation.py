@@ -373,6 +373,30 @@ def alert_detail(alert: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def without_changes_blocked_by(failed_records: list[Mapping[str, Any]],
+                               changes: list[StreamChange]) -> list[StreamChange]:
+    """The changes that may apply although ``failed_records`` (raw stream records) could not be read:
+    all but the later changes of the same items. A failed record whose keys cannot be read either
+    blocks every change after it."""
+    blocked: dict[str, tuple[int, str]] = {}
+    cutoff: tuple[int, str] | None = None
+    for record in failed_records:
+        data = record.get("dynamodb") if isinstance(record, Mapping) else None
+        sequence = str((data or {}).get("SequenceNumber", "")) if isinstance(data, Mapping) else ""
+        if not sequence:
+            continue  # Powertools could not report it either; nothing to order against
+        keys = data.get("Keys") if isinstance(data, Mapping) else None
+        try:
+            source = f"{keys['pk']['S']}|{keys['sk']['S']}"  # type: ignore[index]
+        except (KeyError, TypeError):
+            cutoff = min(cutoff or sequence_key(sequence), sequence_key(sequence))
+            continue
+        blocked[source] = min(blocked.get(source, sequence_key(sequence)), sequence_key(sequence))
+    return [c for c in changes
+            if (cutoff is None or sequence_key(c.sequence) < cutoff)
+            and not (c.source in blocked and sequence_key(c.sequence) > blocked[c.source])]
+
+
 def new_alerts(changes: Iterable[StreamChange]) -> list[StreamChange]:
     return [c for c in changes if c.event_name == "INSERT" and c.new and c.new.get("type") == "alert"]
 

@@ -106,6 +106,14 @@ def install_error_handlers(app: APIGatewayHttpResolver, logger: Any) -> None:
             body = None
         return error_response(validation_error(list(exc.errors()), body))
 
+    @app.exception_handler(RecursionError)
+    def _too_deep(_: RecursionError) -> Response:
+        return error_response(ApiError(400, "invalid_json", "The body is nested too deeply", None))
+
+    @app.exception_handler(UnicodeDecodeError)
+    def _not_text(_: UnicodeDecodeError) -> Response:
+        return error_response(ApiError(400, "invalid_body", "The body is not UTF-8 text", None))
+
     @app.not_found
     def _not_found(_: Exception) -> Response:
         return error_response(ApiError(404, "not_found", "No such route", None))

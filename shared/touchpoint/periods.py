@@ -21,12 +21,12 @@ def day_of(moment: datetime) -> str:
 
 def week_of(moment: datetime | date) -> str:
     year, week, _ = (moment.astimezone(UTC).date() if isinstance(moment, datetime) else moment).isocalendar()
-    return f"{year}-W{week:02d}"
+    return f"{year:04d}-W{week:02d}"
 
 
 def month_of(moment: datetime | date) -> str:
     day = moment.astimezone(UTC).date() if isinstance(moment, datetime) else moment
-    return f"{day.year}-{day.month:02d}"
+    return f"{day.year:04d}-{day.month:02d}"
 
 
 def periods_of(moment: datetime) -> tuple[str, str]:
@@ -67,7 +67,7 @@ def shift(period_id: str, steps: int) -> str:
     if _WEEK.match(period_id):
         return week_of(start + timedelta(weeks=steps))
     index = start.year * 12 + (start.month - 1) + steps
-    return f"{index // 12}-{index % 12 + 1:02d}"
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 def previous(period_id: str) -> str:

@@ -21,6 +21,7 @@ from .tokens import KeyRing, SurveyClaims, expiry, mint_token, survey_id_for, ve
 
 # A response may be dated a little ahead of our clock (the sender's clock), never further.
 MAX_FUTURE_SKEW = timedelta(minutes=5)
+EARLIEST_SUBMISSION = datetime(2000, 1, 1, tzinfo=UTC)  # older "history" is a data error, not a period
 
 
 class ResponseWriter(Protocol):
@@ -166,6 +167,9 @@ def import_responses(
         submitted_at = item.submitted_at_utc(now)
         if submitted_at > now + MAX_FUTURE_SKEW:
             raise unprocessable("submitted_in_future", "submitted_at lies in the future", f"{where}submitted_at")
+        if submitted_at < EARLIEST_SUBMISSION:
+            raise unprocessable("submitted_too_early", "submitted_at must be in the year 2000 or later",
+                                f"{where}submitted_at")
         survey_id = (
             "i" + hashlib.sha256(item.response_id.encode("utf-8")).hexdigest()[:31]
             if item.response_id

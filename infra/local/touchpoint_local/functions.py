@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import queue
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -31,6 +32,12 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+# Powertools' HTTP resolvers keep the request being handled in a class attribute, which every copy of
+# every handler module shares in this one process; on AWS each environment is its own process. So the
+# local stack runs one invocation at a time (DynamoDB calls are serialized in moto anyway).
+_INVOCATION_LOCK = threading.Lock()
 
 
 class LocalFunction:
@@ -66,6 +73,7 @@ class LocalFunction:
             handler = self._load() if self._loaded < self._pool_size else self._pool.get()
         try:
             context = LambdaContext(self.name, self.spec.memory, self.arn, str(uuid.uuid4()), self.spec.timeout)
-            return handler(event, context)
+            with _INVOCATION_LOCK:
+                return handler(event, context)
         finally:
             self._pool.put(handler)
