@@ -258,6 +258,12 @@ def load_function_module(path: Path, name: str) -> ModuleType:
 
 
 @pytest.fixture
+def function_loader() -> Callable[[Path, str], ModuleType]:
+    """``load_function_module`` for test modules (they cannot import this conftest by name)."""
+    return load_function_module
+
+
+@pytest.fixture
 def survey_intake(aws: AwsAccount) -> Iterator[ModuleType]:
     """functions/survey_intake/app.py, loaded inside the moto account with its environment set."""
     module = load_function_module(SURVEY_INTAKE_APP, "survey_intake_app")

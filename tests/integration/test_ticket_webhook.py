@@ -5,8 +5,6 @@ copies every Touchpoint event to an SQS queue so the tests see exactly what was 
 from __future__ import annotations
 
 import base64
-import importlib.util
-import itertools
 import json
 import re
 import sys
@@ -35,7 +33,6 @@ SECRETS = {provider: f"it-{provider}-webhook-secret-0123456789" for provider in 
 JSON_TYPE = {"content-type": "application/json"}
 
 REGION = "us-east-1"
-_module_ids = itertools.count()
 AwsAccount = Any  # tests/conftest.py's account (fixture ``aws``)
 
 SPEC_TICKET_KEYS = {"provider", "ticket_id", "customer_id", "channel", "touchpoint", "status", "created_at",
@@ -87,21 +84,6 @@ def generic_event(ticket_id: str, event_id: str, event: str, occurred_at: str, *
 
 def as_bytes(payload: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False).encode("utf-8")
-
-
-def load_handler() -> ModuleType:
-    """functions/ticket_webhook/app.py imported from its file under a unique name: a fresh cold start."""
-    name = f"ticket_webhook_app_{next(_module_ids)}"
-    spec = importlib.util.spec_from_file_location(name, TICKET_WEBHOOK_APP)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module
 
 
 # The handler ---------------------------------------------------------------------------------------
@@ -178,7 +160,7 @@ class WebhookClient:
 
 @pytest.fixture
 def client(aws: AwsAccount, monkeypatch: pytest.MonkeyPatch, http_event: Callable[..., dict[str, Any]],
-           lambda_context: Any) -> Iterator[WebhookClient]:
+           lambda_context: Any, function_loader: Callable[[Path, str], ModuleType]) -> Iterator[WebhookClient]:
     """The handler loaded inside the moto account, with its webhook secrets and its event bus (tapped
     by a rule into an SQS queue)."""
     import boto3
@@ -195,7 +177,7 @@ def client(aws: AwsAccount, monkeypatch: pytest.MonkeyPatch, http_event: Callabl
     monkeypatch.setenv("EVENT_BUS_NAME", EVENT_BUS)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "ticket-webhook")
     runtime.reset()
-    module = load_handler()
+    module = function_loader(TICKET_WEBHOOK_APP, "ticket_webhook_app")
     yield WebhookClient(module, http_event, lambda_context, sqs, queue_url)
     sys.modules.pop(module.__name__, None)
 
