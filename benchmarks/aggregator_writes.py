@@ -87,9 +87,9 @@ def naive_counters(client: Any, table: str, records: list[dict[str, Any]]) -> di
     """One UpdateItem ADD per stream record per counter item it changes (no combining, no exactly-once;
     each customer's period counts are kept in memory, so its activity writes are not even counted)."""
     from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamRecordModel
-    from touchpoint.aggregation import change_from_record
-    from touchpoint.dynamo import key_of
-    from touchpoint.rollups import activity_delta, combine, customer_counters_delta, delta
+    from touchpoint.platform.table import key
+    from touchpoint.rollups.changes import change_from_record
+    from touchpoint.rollups.contribution import activity_delta, combine, customer_counters_delta, delta
 
     periods: dict[str, dict[str, int]] = {}
     writes = 0
@@ -110,14 +110,14 @@ def naive_counters(client: Any, table: str, records: list[dict[str, Any]]) -> di
             names = {f"#c{i}": name for i, name in enumerate(counters)}
             values = {f":c{i}": {"N": str(v)} for i, v in enumerate(counters.values())}
             adds = ", ".join(f"{n} {v}" for n, v in zip(names, values, strict=True))
-            client.update_item(TableName=table, Key=key_of(pk, sk), UpdateExpression=f"ADD {adds}",
+            client.update_item(TableName=table, Key=key(pk, sk), UpdateExpression=f"ADD {adds}",
                                ExpressionAttributeNames=names, ExpressionAttributeValues=values)
             writes += 1
     return {"rollup_counter_writes": writes}
 
 
 def _rollup_items(client: Any, table: str) -> dict[tuple[str, str], dict[str, int]]:
-    from touchpoint.dynamo import from_item
+    from touchpoint.platform.dynamo import from_item
 
     request: dict[str, Any] = {"TableName": table, "FilterExpression": "begins_with(pk, :r)",
                                "ExpressionAttributeValues": {":r": {"S": "ROLLUP#"}}}
@@ -147,8 +147,9 @@ def batch_floor(batch: list[dict[str, Any]]) -> int:
     batch could make (one per item). Period CUSTOMERS items are counted for every period a customer's
     activity moves in, an upper bound of the ones whose counters really change."""
     from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamRecordModel
-    from touchpoint.aggregation import change_from_record
-    from touchpoint.rollups import CUSTOMERS_SK, activity_delta, delta, period_partition
+    from touchpoint.platform.table import CUSTOMERS_SK, period_partition
+    from touchpoint.rollups.changes import change_from_record
+    from touchpoint.rollups.contribution import activity_delta, delta
 
     items: set[tuple[str, str]] = set()
     for record in batch:
@@ -165,7 +166,8 @@ def one_week(seed: int, count: int, *, details: bool) -> dict[str, Any]:
     also the drain of the aggregator's own records, a rebuild and the naive counters."""
     import boto3
     from touchpoint import runtime
-    from touchpoint.rebuild import rebuild
+    from touchpoint.rollups.rebuild import rebuild
+    from touchpoint.rollups.store import RollupStore
     from touchpoint_local.streams import read_stream
 
     from .common import LambdaContext
@@ -223,7 +225,7 @@ def one_week(seed: int, count: int, *, details: bool) -> dict[str, Any]:
             "actions": dict(Counter(tally.actions) - before_actions),
             "requests_by_operation": dict(Counter(requests.requests) - before_requests),
             "events_published": events.requests.get("PutEvents", 0)}
-        week["rebuild_drift"] = len(rebuild(stack.dynamodb, stack.table).drift)
+        week["rebuild_drift"] = len(rebuild(RollupStore(stack.dynamodb, stack.table)).drift)
 
         naive_table = _naive_table(stack)
         seconds, naive = timed(lambda: naive_counters(stack.dynamodb, naive_table, stream))

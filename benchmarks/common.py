@@ -218,7 +218,7 @@ def responses(count: int, *, seed: int = 7, customers: int | None = None) -> lis
     PERIOD, over the catalog's 9 touchpoints with each one's metric, from ``customers`` customers
     (default: a third of the count, so customers come back during the week)."""
     from touchpoint.catalog import load_catalog
-    from touchpoint.surveys import response_record
+    from touchpoint.surveys.intake import response_record
 
     rng = random.Random(seed)
     catalog = load_catalog("ecommerce")
@@ -240,7 +240,7 @@ def responses(count: int, *, seed: int = 7, customers: int | None = None) -> lis
 
 def stored_response(record: dict[str, Any]) -> dict[str, Any]:
     """The item ResponseStore writes for a record (its key, first_submitted_at and submissions)."""
-    from touchpoint.keys import response_key
+    from touchpoint.platform.table import response_key
 
     return {**response_key(record["survey_id"]), **record, "first_submitted_at": record["submitted_at"],
             "submissions": 1}
@@ -248,7 +248,7 @@ def stored_response(record: dict[str, Any]) -> dict[str, Any]:
 
 def batch_write(client: Any, table: str, items: list[dict[str, Any]]) -> None:
     """Plain items written 25 at a time (BatchWriteItem), retrying unprocessed ones."""
-    from touchpoint.dynamo import to_item
+    from touchpoint.platform.dynamo import to_item
 
     for start in range(0, len(items), 25):
         request = {table: [{"PutRequest": {"Item": to_item(item)}} for item in items[start:start + 25]]}

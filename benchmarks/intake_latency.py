@@ -41,7 +41,7 @@ class DynamoClock:
 
 
 def _answer_event(ring: Any, index: int) -> dict[str, Any]:
-    from touchpoint.tokens import SurveyClaims, expiry, mint_token, survey_id_for
+    from touchpoint.surveys.tokens import SurveyClaims, expiry, mint_token, survey_id_for
 
     customer = f"cust-{index:06d}"
     claims = SurveyClaims(survey_id=survey_id_for(customer, "shipping", "csat", f"A-{index}"), customer_id=customer,
@@ -61,7 +61,7 @@ def _import_event(index: int) -> dict[str, Any]:
 
 def _record(prefix: str, index: int) -> dict[str, Any]:
     from touchpoint.catalog import load_catalog
-    from touchpoint.surveys import response_record
+    from touchpoint.surveys.intake import response_record
 
     return response_record(survey_id=f"{prefix}{index:07d}", customer_id=f"{prefix}-{index:06d}",
                            touchpoint=load_catalog("ecommerce").get("shipping"), metric="csat", score=4,
@@ -71,9 +71,9 @@ def _record(prefix: str, index: int) -> dict[str, Any]:
 
 def measure(quick: bool, runs: int | None = None, warmup: int = WARMUP) -> list[dict[str, Any]]:
     from touchpoint import runtime
-    from touchpoint.dynamo import to_item
-    from touchpoint.store import ResponseStore
-    from touchpoint.tokens import KeyRing
+    from touchpoint.platform.dynamo import to_item
+    from touchpoint.surveys.store import ResponseStore
+    from touchpoint.surveys.tokens import KeyRing
 
     runs = runs or 300
     rng = random.Random(11)

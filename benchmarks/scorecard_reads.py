@@ -2,7 +2,7 @@
 those for 1,000 in the same period).
 
 For each data set, in its own fresh moto account: the raw response items, the detractor alert items
-the aggregator would write, and the rollup items of ``touchpoint.rebuild.expected_rollups`` are written
+the aggregator would write, and the rollup items of ``touchpoint.rollups.rebuild.expected_rollups`` are written
 directly with BatchWriteItem (this measure is about reading, not aggregating). Then the real
 ``RollupReader`` + ``compute_scorecard`` (ecommerce catalog) reads the scorecard of the week, and a
 naive scorecard scans the table for the records of the week and its previous one and computes NPS, CSAT
@@ -67,8 +67,8 @@ def _metrics(by_metric: dict[str, Counter[int]]) -> dict[str, float | None]:
 
 
 def _populate(stack: Any, count: int, seed: int) -> dict[str, int]:
-    from touchpoint.aggregation import alert_record, is_detractor
-    from touchpoint.rebuild import expected_rollups
+    from touchpoint.rollups.plan import alert_record, is_detractor
+    from touchpoint.rollups.rebuild import expected_rollups
 
     records = responses(count, seed=seed)
     alerts = [alert_record(r) for r in records if is_detractor(r)]
@@ -89,7 +89,8 @@ def _agree(card: dict[str, Any], naive: dict[str, Any]) -> bool:
 
 def one_set(count: int, seed: int) -> dict[str, Any]:
     from touchpoint.catalog import load_catalog
-    from touchpoint.reporting import RollupReader, compute_scorecard
+    from touchpoint.scorecards.compute import compute_scorecard
+    from touchpoint.scorecards.store import RollupReader
 
     catalog = load_catalog("ecommerce")
     with moto_stack() as stack:
@@ -127,7 +128,7 @@ def measure(quick: bool, small: int = 1_000, big: int | None = None) -> list[dic
         "sizes": {"small": small, "big": big},
         "note": (f"{'quick mode: ' if quick else ''}{small:,} vs {big:,} responses in one ISO week "
                  "(SPEC names 1,000 vs 100,000); raw responses, detractor alert items and rollup items "
-                 "(touchpoint.rebuild.expected_rollups) written directly with BatchWriteItem, not through the "
+                 "(touchpoint.rollups.rebuild.expected_rollups) written directly with BatchWriteItem, not through the "
                  "aggregator, since this measures reading; the previous week is empty in both sets"),
         "small": low,
         "big": high,

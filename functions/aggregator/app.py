@@ -1,5 +1,5 @@
 """AggregatorFunction: the FeedbackTable stream -> exactly-once rollups, customer counters and
-detractor alerts. Batch wiring only; the work is done by ``touchpoint.aggregation``."""
+detractor alerts. Batch wiring only; the work is done by ``touchpoint.rollups.aggregator``."""
 
 from __future__ import annotations
 
@@ -9,29 +9,32 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from touchpoint import aggregation, runtime
+from touchpoint import runtime
+from touchpoint.platform.settings import AggregatorSettings
+from touchpoint.rollups import aggregator
+from touchpoint.rollups.changes import StreamChange, change_from_record, sequence_key, without_changes_blocked_by
 
 logger = Logger(service="aggregator")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
-runtime.settings()
+runtime.cold_start(AggregatorSettings)
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    changes: list[aggregation.StreamChange] = []
+    changes: list[StreamChange] = []
 
     def parse(record: Any) -> None:
         # Each record is validated into Powertools' pydantic stream model here, so whatever is wrong
         # with one record (a bad type tag, an image that is not an object) fails that record alone.
-        changes.append(aggregation.change_from_record(DynamoDBStreamRecordModel.model_validate(record.raw_event)))
+        changes.append(change_from_record(DynamoDBStreamRecordModel.model_validate(record.raw_event)))
 
     with processor(records=event.get("Records", []), handler=parse):
         processor.process()
     unparsed = [f["itemIdentifier"] for f in processor.response()["batchItemFailures"]]
     # Lambda resumes from the first record that failed. The others apply now, except later changes of
     # an item whose earlier change failed: those would move its checkpoint past the failed one.
-    changes = aggregation.without_changes_blocked_by([m.raw_event for m in processor.fail_messages], changes)
-    failures = unparsed + aggregation.handle_changes(changes, runtime.aggregator(), runtime.event_publisher(),
+    changes = without_changes_blocked_by([m.raw_event for m in processor.fail_messages], changes)
+    failures = unparsed + aggregator.handle_changes(changes, runtime.aggregator(), runtime.event_publisher(),
                                                       logger)
     return {"batchItemFailures": [{"itemIdentifier": seq} for seq in sorted(set(failures),
-                                                                             key=aggregation.sequence_key)]}
+                                                                             key=sequence_key)]}

@@ -1,5 +1,5 @@
 """ScorecardFunction: the scheduled CX and CS scorecard email (EventBridge Scheduler) and
-``GET /v1/scorecards/{period}``. Wiring only; the work is done by ``touchpoint.reporting``."""
+``GET /v1/scorecards/{period}``. Wiring only; the work is done by ``touchpoint.scorecards``."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from touchpoint import runtime
 from touchpoint.errors import ApiError
-from touchpoint.http import capped, install_error_handlers, json_response
 from touchpoint.periods import is_period, last_complete_period
+from touchpoint.platform.http import capped, install_error_handlers, json_response
+from touchpoint.platform.settings import ScorecardSettings
 
 logger = Logger(service="scorecard")
 app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app, logger)
-runtime.settings()
+runtime.cold_start(ScorecardSettings)
 
 
 @app.get("/v1/scorecards/<period>", summary="The CX and CS scorecard of a period", tags=["scorecards"])

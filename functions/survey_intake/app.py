@@ -15,9 +15,9 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
-from touchpoint import runtime, surveys
+from touchpoint import runtime
 from touchpoint.errors import ApiError
-from touchpoint.http import (
+from touchpoint.platform.http import (
     capped,
     html_response,
     install_error_handlers,
@@ -26,13 +26,15 @@ from touchpoint.http import (
     text_body,
     validation_error,
 )
-from touchpoint.models import ImportedResponse, LinkRequest, SurveyAnswer
-from touchpoint.pages import render_thanks
+from touchpoint.platform.settings import SurveyIntakeSettings
+from touchpoint.surveys import intake as surveys
+from touchpoint.surveys.models import ImportedResponse, LinkRequest, SurveyAnswer
+from touchpoint.surveys.pages import render_thanks
 
 logger = Logger(service="survey-intake")
 app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app, logger)
-runtime.settings()  # validate the environment at cold start, not on the first request
+runtime.cold_start(SurveyIntakeSettings)
 
 
 def _now() -> datetime:
@@ -126,9 +128,9 @@ def import_responses(body: Annotated[ImportedResponse | list[ImportedResponse], 
 
 @app.delete("/v1/customers/<customer_id>", summary="Erase every record of a customer", tags=["customers"])
 def erase_customer(customer_id: str):
-    from touchpoint.erasure import erase_customer as erase
+    from touchpoint.customers.erasure import erase_customer as erase
 
-    deleted = erase(runtime.aws_client("dynamodb"), runtime.settings().table_name, customer_id)
+    deleted = erase(runtime.customer_store(), customer_id)
     return json_response(200, {"customer_id": customer_id, "deleted_records": deleted})
 
 

@@ -1,5 +1,5 @@
 """TicketWebhookFunction: helpdesk webhooks and the normalized ticket view (SPEC §3). Routes only;
-the work is done by ``touchpoint.webhooks``."""
+the work is done by ``touchpoint.tickets.intake``."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ from datetime import UTC, datetime
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from touchpoint import runtime, webhooks
+from touchpoint import runtime
 from touchpoint.errors import ApiError
-from touchpoint.http import capped, install_error_handlers, json_response, raw_body, request_base_url
+from touchpoint.platform.http import capped, install_error_handlers, json_response, raw_body, request_base_url
+from touchpoint.platform.settings import TicketWebhookSettings
+from touchpoint.tickets import intake as webhooks
 
 logger = Logger(service="ticket-webhook")
 app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app, logger)
-runtime.settings()  # validate the environment at cold start
+runtime.cold_start(TicketWebhookSettings)
 
 
 @app.post("/webhooks/<provider>", summary="Receive a helpdesk webhook (signed per provider)", tags=["tickets"])

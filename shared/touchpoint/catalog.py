@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from .metrics_scale import Metric
+from touchpoint.metrics import Metric
 
 PRESETS = ("ecommerce", "restaurant", "retail", "saas")
 DEFAULT_PRESET = "ecommerce"

@@ -1,16 +1,35 @@
-"""Per-cold-start dependencies of the functions, created lazily (so moto can patch the clients) and
-cached for the life of the execution environment. ``reset()`` drops them (tests, key rotation)."""
+"""The composition root: what each function's handler needs, built from the settings and created
+lazily (so moto can patch the clients), cached for the life of the execution environment. Only the
+handlers import this module; the domain gets every client and store passed in. ``reset()`` drops the
+caches (tests, key rotation)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .catalog import Catalog, load_catalog
-from .secrets_source import token_key_ring, webhook_secrets
-from .settings import Settings, get_settings
-from .store import ResponseStore
-from .tokens import KeyRing
+from touchpoint.catalog import Catalog, load_catalog
+from touchpoint.platform.settings import Settings, get_settings, validate_environment
+
+if TYPE_CHECKING:  # imported lazily below, off the cold-start path of the routes that do not need them
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from touchpoint.customers.store import CustomerStore
+    from touchpoint.metrics import Targets
+    from touchpoint.platform.events import EventBridgePublisher
+    from touchpoint.rollups.aggregator import Aggregator
+    from touchpoint.rollups.store import RollupStore
+    from touchpoint.scorecards.delivery import Delivery
+    from touchpoint.scorecards.store import RollupReader, SendOnce
+    from touchpoint.surveys.store import ResponseStore
+    from touchpoint.surveys.tokens import KeyRing
+    from touchpoint.tickets.store import TicketStore
+
+
+def cold_start(model: type[Settings]) -> Settings:
+    """Validate the environment a function needs, once, when its module loads: a missing variable
+    stops the cold start with a clear message instead of failing the first request that needs it."""
+    return validate_environment(model)
 
 
 @lru_cache(maxsize=8)
@@ -31,25 +50,50 @@ def catalog() -> Catalog:
 def key_ring() -> KeyRing:
     # Not cached here: Powertools Parameters caches the secret for its max age, so a rotated key
     # reaches warm functions without a redeploy.
-    return token_key_ring(get_settings())
+    from touchpoint.platform.secrets import token_keys
+    from touchpoint.surveys.tokens import KeyRing
+
+    return KeyRing(token_keys(get_settings()))
+
+
+def webhook_secret(provider: str) -> str | None:
+    from touchpoint.platform.secrets import webhook_secrets
+
+    return webhook_secrets(get_settings()).get(provider)
 
 
 def response_store() -> ResponseStore:
+    from touchpoint.surveys.store import ResponseStore
+
     return ResponseStore(aws_client("dynamodb"), get_settings().table_name)
 
 
-def ticket_store() -> Any:
-    from .ticket_store import TicketStore
+def ticket_store() -> TicketStore:
+    from touchpoint.tickets.store import TicketStore
 
     return TicketStore(aws_client("dynamodb"), get_settings().table_name)
 
 
-def webhook_secret(provider: str) -> str | None:
-    return webhook_secrets(get_settings()).get(provider)
+def customer_store() -> CustomerStore:
+    from touchpoint.customers.store import CustomerStore
+
+    return CustomerStore(aws_client("dynamodb"), get_settings().table_name)
 
 
-def event_publisher() -> Any:
-    from .events_bus import EventBridgePublisher
+def rollup_store() -> RollupStore:
+    from touchpoint.rollups.store import RollupStore
+
+    return RollupStore(aws_client("dynamodb"), get_settings().table_name)
+
+
+def aggregator() -> Aggregator:
+    from touchpoint.rollups.aggregator import Aggregator
+
+    return Aggregator(rollup_store())
+
+
+def event_publisher() -> EventBridgePublisher:
+    from touchpoint.platform.events import EventBridgePublisher
 
     bus = get_settings().event_bus_name
     if not bus:
@@ -58,7 +102,7 @@ def event_publisher() -> Any:
 
 
 @lru_cache(maxsize=1)
-def idempotency_store() -> Any:
+def idempotency_store() -> DynamoDBPersistenceLayer:
     """Powertools idempotency persistence on the IdempotencyTable (created on first use)."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
@@ -68,37 +112,41 @@ def idempotency_store() -> Any:
     return DynamoDBPersistenceLayer(table_name=table, boto3_client=aws_client("dynamodb"))
 
 
-def aggregator() -> Any:
-    from .aggregation import Aggregator
-
-    return Aggregator(aws_client("dynamodb"), get_settings().table_name)
-
-
-def targets() -> Any:
-    from .scorecard import Targets
+def targets() -> Targets:
+    from touchpoint.metrics import Targets
 
     raw = get_settings().scorecard_targets
     return Targets.model_validate_json(raw) if raw else Targets()
 
 
-def scorecard(period_id: str) -> dict:
-    from .reporting import RollupReader, compute_scorecard
+def rollup_reader() -> RollupReader:
+    from touchpoint.scorecards.store import RollupReader
 
-    settings = get_settings()
-    reader = RollupReader(aws_client("dynamodb"), settings.table_name)
-    return compute_scorecard(reader, catalog(), period_id, targets=targets(),
-                             min_sample=settings.scorecard_min_sample)
+    return RollupReader(aws_client("dynamodb"), get_settings().table_name)
 
 
-def deliver(scorecard_json: dict) -> Any:
-    from .reporting import SendOnce, deliver_scorecard
-    from .settings import recipients
+def send_marker() -> SendOnce:
+    from touchpoint.scorecards.store import SendOnce
 
-    settings = get_settings()
+    return SendOnce(aws_client("dynamodb"), get_settings().table_name)
+
+
+def scorecard(period_id: str) -> dict[str, Any]:
+    from touchpoint.scorecards.compute import compute_scorecard
+
+    return compute_scorecard(rollup_reader(), catalog(), period_id, targets=targets(),
+                             min_sample=get_settings().scorecard_min_sample)
+
+
+def deliver(scorecard_json: dict[str, Any]) -> Delivery:
+    from touchpoint.platform.settings import recipients
+    from touchpoint.scorecards.delivery import deliver_scorecard
+
+    current = get_settings()
     return deliver_scorecard(
-        scorecard_json, brand=catalog().brand, sender=settings.sender_address, recipients=recipients(settings),
-        marker=SendOnce(aws_client("dynamodb"), settings.table_name), ses=aws_client("sesv2"),
-        s3=aws_client("s3") if settings.archive_bucket else None, bucket=settings.archive_bucket or None,
+        scorecard_json, brand=catalog().brand, sender=current.sender_address, recipients=recipients(current),
+        marker=send_marker(), ses=aws_client("sesv2"),
+        s3=aws_client("s3") if current.archive_bucket else None, bucket=current.archive_bucket or None,
     )
 
 

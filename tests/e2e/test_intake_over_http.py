@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from touchpoint.tokens import KeyRing, SurveyClaims, mint_token
+from touchpoint.surveys.tokens import KeyRing, SurveyClaims, mint_token
 
 pytestmark = pytest.mark.e2e
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from touchpoint.surveys.tokens import KeyRing, verify_token
 from touchpoint.tickets import PROVIDERS, sign
-from touchpoint.tokens import KeyRing, verify_token
 from webhook_payloads import (
     TICKET_FIXTURES,
     TIMESTAMPED,

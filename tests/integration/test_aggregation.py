@@ -15,13 +15,15 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from touchpoint import aggregation
 from touchpoint.catalog import load_catalog
-from touchpoint.rebuild import expected_rollups, rebuild, scan_table
-from touchpoint.store import ResponseStore
-from touchpoint.surveys import response_record
-from touchpoint.ticket_store import TicketStore
+from touchpoint.rollups import plan
+from touchpoint.rollups.changes import sequence_key
+from touchpoint.rollups.rebuild import expected_rollups, rebuild
+from touchpoint.rollups.store import RollupStore
+from touchpoint.surveys.intake import response_record
+from touchpoint.surveys.store import ResponseStore
 from touchpoint.tickets import TicketEvent, fold
+from touchpoint.tickets.store import TicketStore
 from touchpoint_local.streams import read_stream
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,11 +101,11 @@ class Pipeline:
                 assert self.deliver(records[start:start + 100]) == {"batchItemFailures": []}
 
     def drift(self) -> list[Any]:
-        return rebuild(self.aws.dynamodb, self.aws.table_name).drift
+        return rebuild(RollupStore(self.aws.dynamodb, self.aws.table_name)).drift
 
     def rollups(self) -> dict[tuple[str, str], dict[str, int]]:
         out = {}
-        for item in scan_table(self.aws.dynamodb, self.aws.table_name):
+        for item in RollupStore(self.aws.dynamodb, self.aws.table_name).scan():
             if str(item["pk"]).startswith("ROLLUP#"):
                 counters = {k: int(v) for k, v in item.items() if k not in ("pk", "sk", "type") and int(v)}
                 if counters:
@@ -184,7 +186,7 @@ def test_a_crash_after_part_of_a_batch_then_redelivery_loses_and_doubles_nothing
     for i in range(60):
         pipeline.answer(f"s{i}", f"c{i}", "relationship", "nps", i % 11, T0 + timedelta(minutes=i))
     batch = pipeline.new_records()
-    monkeypatch.setattr(aggregation, "MAX_TRANSACTION_ACTIONS", 10)
+    monkeypatch.setattr(plan, "MAX_TRANSACTION_ACTIONS", 10)
     real = pipeline.aws.dynamodb.transact_write_items
     calls = {"n": 0}
 
@@ -206,8 +208,8 @@ def test_a_crash_after_part_of_a_batch_then_redelivery_loses_and_doubles_nothing
     assert 0 < sum(applied.values()) < 60
     # When Lambda redelivers the whole batch (the worst case) and then from the failed record
     assert pipeline.deliver(batch) == {"batchItemFailures": []}
-    resume = [r for r in batch if aggregation.sequence_key(r["dynamodb"]["SequenceNumber"])
-              >= aggregation.sequence_key(failed[0]["itemIdentifier"])]
+    resume = [r for r in batch if sequence_key(r["dynamodb"]["SequenceNumber"])
+              >= sequence_key(failed[0]["itemIdentifier"])]
     assert pipeline.deliver(resume) == {"batchItemFailures": []}
     # Then every answer counts exactly once
     counts = pipeline.rollups()[("ROLLUP#D#2026-11-16", "TP#relationship")]
@@ -226,20 +228,21 @@ def test_erasure_leaves_the_rollups_of_a_dataset_that_never_had_the_customer(pip
     pipeline.ticket_event("TA", "ann", "e1", "created", T0)
     pipeline.ticket_event("TA", "ann", "e2", "closed", T0 + timedelta(hours=3))
     pipeline.drain()
-    expected_without_bob = expected_rollups([item for item in scan_table(pipeline.aws.dynamodb, pipeline.aws.table_name)
-                                             if item.get("type") in ("response", "ticket")
+    records = RollupStore(pipeline.aws.dynamodb, pipeline.aws.table_name).scan()
+    expected_without_bob = expected_rollups([item for item in records if item.get("type") in ("response", "ticket")
                                              and item.get("customer_id") != "bob"])
     # When bob is erased and the stream is drained (twice, as a retry would)
-    from touchpoint.erasure import erase_customer
+    from touchpoint.customers.erasure import erase_customer
+    from touchpoint.customers.store import CustomerStore
 
-    assert erase_customer(pipeline.aws.dynamodb, pipeline.aws.table_name, "bob") > 0
+    assert erase_customer(CustomerStore(pipeline.aws.dynamodb, pipeline.aws.table_name), "bob") > 0
     records = pipeline.new_records()
     pipeline.deliver(records)
     pipeline.deliver(records)
     # Then the rollups equal those of a dataset that only ever had ann, and nothing of bob is left
     assert pipeline.rollups() == {k: {a: v for a, v in c.items() if v} for k, c in expected_without_bob.items()
                                   if any(c.values())}
-    left = [i for i in scan_table(pipeline.aws.dynamodb, pipeline.aws.table_name) if "bob" in json.dumps(i)]
+    left = [i for i in RollupStore(pipeline.aws.dynamodb, pipeline.aws.table_name).scan() if "bob" in json.dumps(i)]
     assert left == []
 
 
@@ -281,10 +284,11 @@ KINDS = ["created", "agent_replied", "customer_replied", "solved", "reopened", "
 @given(ops=operations, seed=st.integers(0, 10_000))
 def test_random_interleavings_and_deliveries_give_the_rollups_of_a_recount(pipeline, ops, seed):
     # Given a fresh table for this example
-    from touchpoint.erasure import erase_customer
+    from touchpoint.customers.erasure import erase_customer
+    from touchpoint.customers.store import CustomerStore
 
     for customer in ("c0", "c1", "c2", "c3"):
-        erase_customer(pipeline.aws.dynamodb, pipeline.aws.table_name, customer)
+        erase_customer(CustomerStore(pipeline.aws.dynamodb, pipeline.aws.table_name), customer)
     pipeline.drain()
     rng = random.Random(seed)
     # When random inserts, updates and deletes of answers and ticket events happen...

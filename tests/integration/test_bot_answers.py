@@ -6,7 +6,7 @@ import re
 import time
 from urllib.parse import urlencode
 
-from touchpoint.rebuild import expected_rollups
+from touchpoint.rollups.rebuild import expected_rollups
 
 
 def form(fields: dict) -> dict:

@@ -12,8 +12,8 @@ from urllib.parse import urlencode
 
 import pytest
 from touchpoint import runtime
-from touchpoint.http import MAX_BODY_BYTES
-from touchpoint.tokens import KeyRing, SurveyClaims, mint_token, verify_token
+from touchpoint.platform.http import MAX_BODY_BYTES
+from touchpoint.surveys.tokens import KeyRing, SurveyClaims, mint_token, verify_token
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 JSON = {"content-type": "application/json"}

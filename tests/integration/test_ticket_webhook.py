@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from touchpoint import runtime
+from touchpoint.surveys.tokens import KeyRing, verify_token
 from touchpoint.tickets import CHANNELS, EVENT_KINDS, PROVIDERS, sign
-from touchpoint.tokens import KeyRing, verify_token
 
 ROOT = Path(__file__).resolve().parents[2]
 TICKET_WEBHOOK_APP = ROOT / "functions" / "ticket_webhook" / "app.py"

@@ -22,13 +22,15 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from reliability_support import WEBHOOK_SECRETS, LambdaContextStub, StreamReader, deliver_like_lambda
-from touchpoint import aggregation, runtime
+from touchpoint import runtime
 from touchpoint.catalog import load_catalog
-from touchpoint.rebuild import compare, expected_rollups, rebuild, scan_table
-from touchpoint.store import ResponseStore
-from touchpoint.surveys import response_record
-from touchpoint.ticket_store import TicketStore
+from touchpoint.rollups import plan
+from touchpoint.rollups.rebuild import compare, expected_rollups, rebuild
+from touchpoint.rollups.store import RollupStore
+from touchpoint.surveys.intake import response_record
+from touchpoint.surveys.store import ResponseStore
 from touchpoint.tickets import TicketEvent, fold, sign
+from touchpoint.tickets.store import TicketStore
 
 CATALOG = load_catalog("ecommerce")
 T0 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # Monday of 2026-W47
@@ -90,15 +92,15 @@ class Records:
             self.tickets.save_state(fold(events, default_touchpoint="support"), len(events))
 
     def raw(self) -> list[dict[str, Any]]:
-        return [i for i in scan_table(self.aws.dynamodb, self.aws.table_name)
+        return [i for i in RollupStore(self.aws.dynamodb, self.aws.table_name).scan()
                 if i.get("type") in ("response", "ticket")]
 
     def stored_rollups(self) -> dict[tuple[str, str], dict[str, Any]]:
-        return {(i["pk"], i["sk"]): i for i in scan_table(self.aws.dynamodb, self.aws.table_name)
+        return {(i["pk"], i["sk"]): i for i in RollupStore(self.aws.dynamodb, self.aws.table_name).scan()
                 if str(i["pk"]).startswith("ROLLUP#")}
 
     def drift(self) -> list[Any]:
-        return rebuild(self.aws.dynamodb, self.aws.table_name).drift
+        return rebuild(RollupStore(self.aws.dynamodb, self.aws.table_name)).drift
 
 
 @pytest.fixture
@@ -211,7 +213,7 @@ def test_throttled_rollup_transactions_are_reported_and_redelivery_counts_each_r
         records.answer(f"s{i}", f"c{i}", "relationship", "nps", i % 11, T0 + timedelta(minutes=i),
                        comment="meh" if i % 11 <= 6 else None)
     batch = records.stream.new_records()
-    monkeypatch.setattr(aggregation, "MAX_TRANSACTION_ACTIONS", 10)
+    monkeypatch.setattr(plan, "MAX_TRANSACTION_ACTIONS", 10)
     # ... and DynamoDB throttling the 2nd and 5th TransactWriteItems (after botocore's own retries)
     faulty = inject(monkeypatch, runtime.aws_client("dynamodb"), "transact_write_items", {2, 5},
                     throttle("TransactWriteItems"))
@@ -292,9 +294,9 @@ def test_a_throttled_import_is_a_5xx_and_its_retry_stores_each_response_once(aws
 
 
 def test_a_throttled_link_answer_writes_nothing_and_its_retry_is_the_first_answer(aws, intake, monkeypatch):
-    from touchpoint.models import LinkRequest
-    from touchpoint.surveys import mint_link
-    from touchpoint.tokens import KeyRing
+    from touchpoint.surveys.intake import mint_link
+    from touchpoint.surveys.models import LinkRequest
+    from touchpoint.surveys.tokens import KeyRing
 
     # Given a survey link, and DynamoDB throttling the answer's first write, whichever call it is
     link = mint_link(LinkRequest(customer_id="c-thr", touchpoint="shipping", order_id="A-1"), CATALOG,

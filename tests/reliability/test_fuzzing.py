@@ -27,10 +27,10 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from reliability_support import ROOT, WEBHOOK_SECRETS, Stack
 from touchpoint.catalog import load_catalog
-from touchpoint.models import LinkRequest
-from touchpoint.surveys import mint_link
+from touchpoint.surveys.intake import mint_link
+from touchpoint.surveys.models import LinkRequest
+from touchpoint.surveys.tokens import KeyRing
 from touchpoint.tickets import sign
-from touchpoint.tokens import KeyRing
 
 SCALE = float(os.environ.get("TOUCHPOINT_FUZZ_EXAMPLES", "1"))
 CATALOG = load_catalog("ecommerce")

@@ -23,12 +23,13 @@ from urllib.parse import urlencode
 import pytest
 from reliability_support import WEBHOOK_SECRETS
 from touchpoint.catalog import load_catalog, parse_catalog
-from touchpoint.email_render import render_csv, render_email, render_html
-from touchpoint.models import LinkRequest
-from touchpoint.scorecard import build_scorecard
-from touchpoint.surveys import mint_link
+from touchpoint.scorecards.compute import build_scorecard
+from touchpoint.scorecards.csv import render_csv
+from touchpoint.scorecards.email import render_email, render_html
+from touchpoint.surveys.intake import mint_link
+from touchpoint.surveys.models import LinkRequest
+from touchpoint.surveys.tokens import KeyRing, SurveyClaims, mint_token
 from touchpoint.tickets import sign
-from touchpoint.tokens import KeyRing, SurveyClaims, mint_token
 from touchpoint_local.payloads import SUPPORTED, TicketAction, delivery
 
 CATALOG = load_catalog("ecommerce")
@@ -546,7 +547,8 @@ def test_over_http_oversize_and_nested_bodies_are_refused_without_a_write(shared
 # History from before year 1000 ------------------------------------------------------------------------------
 def test_an_import_dated_before_year_1000_is_refused_or_counted_and_never_blocks_the_stream(aws, intake, aggregator):
     from reliability_support import LambdaContextStub, StreamReader
-    from touchpoint.rebuild import rebuild
+    from touchpoint.rollups.rebuild import rebuild
+    from touchpoint.rollups.store import RollupStore
 
     # Given an import of an answer dated in year 999, with two ordinary answers
     body = [{"customer_id": f"hist-{i}", "touchpoint": "relationship", "metric": "nps", "score": 9,
@@ -562,4 +564,4 @@ def test_an_import_dated_before_year_1000_is_refused_or_counted_and_never_blocks
     # ... or the stream batch that carries it is applied, and every answer is counted
     batch = StreamReader(aws.dynamodb, aws.table_name).new_records()
     assert aggregator.lambda_handler({"Records": batch}, LambdaContextStub()) == {"batchItemFailures": []}
-    assert rebuild(aws.dynamodb, aws.table_name).drift == []
+    assert rebuild(RollupStore(aws.dynamodb, aws.table_name)).drift == []

@@ -40,9 +40,9 @@ from reliability_support import (
     running_stack,
 )
 from touchpoint.catalog import load_catalog
-from touchpoint.models import LinkRequest
-from touchpoint.surveys import mint_link
-from touchpoint.tokens import KeyRing
+from touchpoint.surveys.intake import mint_link
+from touchpoint.surveys.models import LinkRequest
+from touchpoint.surveys.tokens import KeyRing
 from touchpoint_local.payloads import SUPPORTED, TicketAction, delivery, expected_event
 
 pytestmark = pytest.mark.e2e

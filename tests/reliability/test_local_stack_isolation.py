@@ -20,10 +20,10 @@ import pytest
 from reliability_support import SECRETS
 from touchpoint import runtime
 from touchpoint.catalog import load_catalog
-from touchpoint.models import LinkRequest
-from touchpoint.surveys import mint_link
+from touchpoint.surveys.intake import mint_link
+from touchpoint.surveys.models import LinkRequest
+from touchpoint.surveys.tokens import KeyRing
 from touchpoint.tickets import sign
-from touchpoint.tokens import KeyRing
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from reliability_support import compare_scorecard, recount
 from touchpoint.catalog import load_catalog
 from touchpoint.periods import days
-from touchpoint.rebuild import expected_rollups
-from touchpoint.reporting import compute_scorecard
-from touchpoint.rollups import CUSTOMERS_SK, day_partition, period_partition
+from touchpoint.platform.table import CUSTOMERS_SK, day_partition, period_partition
+from touchpoint.rollups.rebuild import expected_rollups
+from touchpoint.scorecards.compute import compute_scorecard
 
 CATALOG = load_catalog("ecommerce")
 CS_TOUCHPOINTS = {t.id for t in CATALOG.touchpoints if t.family == "cs"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from touchpoint.bots import bot_reason, render_stamp
-from touchpoint.tokens import KeyRing
+from touchpoint.surveys.bots import bot_reason, render_stamp
+from touchpoint.surveys.tokens import KeyRing
 
 RING = KeyRing({"old": "an-old-token-key-0123456789", "new": "a-new-token-key-9876543210"})
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

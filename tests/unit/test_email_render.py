@@ -14,15 +14,9 @@ from email.policy import default
 
 import pytest
 from touchpoint.catalog import parse_catalog
-from touchpoint.email_render import (
-    FORMULA_TRIGGERS,
-    neutralize_cell,
-    render_csv,
-    render_email,
-    render_html,
-    render_text,
-)
-from touchpoint.scorecard import build_scorecard
+from touchpoint.scorecards.compute import build_scorecard
+from touchpoint.scorecards.csv import FORMULA_TRIGGERS, neutralize_cell, render_csv
+from touchpoint.scorecards.email import render_email, render_html, render_text
 
 CATALOG = parse_catalog("""
 name: tiny

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
-from touchpoint.models import (
+from touchpoint.surveys.models import (
     MAX_COMMENT_CHARS,
     MAX_PROPERTIES,
     MAX_PROPERTY_VALUE_CHARS,
@@ -215,6 +215,6 @@ def test_submitted_at_must_be_a_timestamp() -> None:
 
 
 def test_import_batch_limit_is_100() -> None:
-    from touchpoint.models import MAX_IMPORT_BATCH
+    from touchpoint.surveys.models import MAX_IMPORT_BATCH
 
     assert MAX_IMPORT_BATCH == 100  # SPEC §3: a list of at most 100

@@ -7,11 +7,11 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from touchpoint import pages
 from touchpoint.catalog import load_catalog, parse_catalog
 from touchpoint.errors import ApiError
-from touchpoint.surveys import survey_page
-from touchpoint.tokens import KeyRing, SurveyClaims, mint_token
+from touchpoint.surveys import pages
+from touchpoint.surveys.intake import survey_page
+from touchpoint.surveys.tokens import KeyRing, SurveyClaims, mint_token
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 RING = KeyRing({"k1": "page-test-key-0123456789"})

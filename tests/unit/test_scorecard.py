@@ -16,17 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 from touchpoint.catalog import parse_catalog
-from touchpoint.rollups import combine, contribution
-from touchpoint.scorecard import (
-    CSV_COLUMNS,
-    DEFAULT_TARGETS,
-    Target,
-    Targets,
-    build_scorecard,
-    scorecard_rows,
-    status,
-)
-from touchpoint.sketch import bucket_of
+from touchpoint.histogram import bucket_of
+from touchpoint.metrics import DEFAULT_TARGETS, Target, Targets, status
+from touchpoint.rollups.contribution import combine, contribution
+from touchpoint.scorecards.compute import build_scorecard
+from touchpoint.scorecards.csv import CSV_COLUMNS, scorecard_rows
 
 WEEK = "2026-W47"  # Monday 2026-11-16 .. Sunday 2026-11-22
 CATALOG = parse_catalog("""

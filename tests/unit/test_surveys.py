@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from touchpoint.catalog import load_catalog
 from touchpoint.errors import ApiError
-from touchpoint.models import ImportedResponse, LinkRequest, SurveyAnswer
-from touchpoint.surveys import import_responses, mint_link, submit_answer
-from touchpoint.tokens import KeyRing, verify_token
+from touchpoint.surveys.intake import import_responses, mint_link, submit_answer
+from touchpoint.surveys.models import ImportedResponse, LinkRequest, SurveyAnswer
+from touchpoint.surveys.tokens import KeyRing, verify_token
 
 NOW = datetime(2026, 11, 22, 12, 30, 15, 123456, tzinfo=UTC)
 RING = KeyRing({"k1": "survey-test-key-0123456789"})

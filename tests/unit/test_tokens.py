@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from touchpoint.errors import ApiError
-from touchpoint.tokens import MAX_TOKEN_LENGTH, KeyRing, SurveyClaims, mint_token, survey_id_for, verify_token
+from touchpoint.surveys.tokens import MAX_TOKEN_LENGTH, KeyRing, SurveyClaims, mint_token, survey_id_for, verify_token
 
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
 OLD_KEY = {"k2025": "old-key-0123456789abcdef"}

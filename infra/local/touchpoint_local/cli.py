@@ -39,9 +39,9 @@ def _cmd_local(args: argparse.Namespace) -> int:
 def _cmd_link(args: argparse.Namespace) -> int:
     from touchpoint.catalog import load_catalog
     from touchpoint.errors import ApiError
-    from touchpoint.models import LinkRequest
-    from touchpoint.surveys import mint_link
-    from touchpoint.tokens import KeyRing
+    from touchpoint.surveys.intake import mint_link
+    from touchpoint.surveys.models import LinkRequest
+    from touchpoint.surveys.tokens import KeyRing
 
     from .stack import project_root
 
@@ -71,7 +71,8 @@ def _cmd_rebuild(args: argparse.Namespace) -> int:
 
     import boto3
     from touchpoint.periods import is_period
-    from touchpoint.rebuild import rebuild
+    from touchpoint.rollups.rebuild import rebuild
+    from touchpoint.rollups.store import RollupStore
 
     if args.period and not is_period(args.period):
         print(f"error: {args.period!r} is not a period (use 2026-W47 or 2026-11)", file=sys.stderr)
@@ -85,7 +86,7 @@ def _cmd_rebuild(args: argparse.Namespace) -> int:
         client = boto3.client("dynamodb", region_name=info["region"], endpoint_url=info["aws_endpoint"],
                               aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106 - moto
         table = info["resources"]["FeedbackTable"]
-    report = rebuild(client, table, args.period)
+    report = rebuild(RollupStore(client, table), args.period)
     scope = f"period {args.period}" if args.period else "all periods"
     print(f"rebuild ({scope}): {report.records} raw records, {report.rollup_items} rollup items, "
           f"drift {len(report.drift)}")

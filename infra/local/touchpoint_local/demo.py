@@ -218,7 +218,8 @@ def _ticket_delivery(step: dict[str, Any], secret: str, now: datetime) -> tuple[
 
 def run_demo(out: Path, preset: str = "ecommerce", customers: int = 200, weeks: int = 4, seed: int = 7,
              say: Callable[[str], None] = print) -> DemoResult:
-    from touchpoint.rebuild import rebuild
+    from touchpoint.rollups.rebuild import rebuild
+    from touchpoint.rollups.store import RollupStore
 
     from .stack import LocalStack
 
@@ -236,7 +237,7 @@ def run_demo(out: Path, preset: str = "ecommerce", customers: int = 200, weeks: 
         say("  running the scheduled scorecard function ...")
         result = stack.run_schedule({"period": period})
         counts["stream_records"] = sum(p.delivered for p in stack.pumps)
-        report = rebuild(_dynamodb(stack), stack.resources["FeedbackTable"])
+        report = rebuild(RollupStore(_dynamodb(stack), stack.resources["FeedbackTable"]))
         files = _write_files(stack, out, period, result)
     finally:
         stack.stop()

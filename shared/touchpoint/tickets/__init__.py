@@ -2,10 +2,10 @@
 helpdesk's payloads to the canonical ticket event of SPEC §3, and the order-independent fold of a
 ticket's events into its normalised state (SPEC §3 and §5)."""
 
-from .adapters import parse_webhook
-from .events import CHANNELS, EVENT_KINDS, PROVIDERS, TicketEvent, generic_event_from_json
-from .signatures import sign, verify_signature
-from .state import TicketState, fold
+from touchpoint.tickets.adapters import parse_webhook
+from touchpoint.tickets.events import CHANNELS, EVENT_KINDS, PROVIDERS, TicketEvent, generic_event_from_json
+from touchpoint.tickets.signatures import sign, verify_signature
+from touchpoint.tickets.state import TicketState, fold
 
 __all__ = [
     "CHANNELS",

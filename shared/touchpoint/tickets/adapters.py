@@ -124,9 +124,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ..errors import ApiError
-from .channels import channel_for
-from .events import (
+from touchpoint.errors import ApiError
+from touchpoint.tickets.channels import channel_for
+from touchpoint.tickets.events import (
     EVENT_KINDS,
     INVALID_EVENT,
     MAX_ID_LENGTH,

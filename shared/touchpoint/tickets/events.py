@@ -24,7 +24,7 @@ from pydantic import (
     field_validator,
 )
 
-from ..errors import ApiError
+from touchpoint.errors import ApiError
 
 Channel = Literal["phone", "email", "chat", "social", "in_person", "web", "other"]
 EventKind = Literal["created", "agent_replied", "customer_replied", "solved", "reopened", "closed"]

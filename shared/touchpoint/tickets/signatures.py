@@ -37,7 +37,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from ..errors import ApiError
+from touchpoint.errors import ApiError
 
 SIGNATURE_WINDOW = timedelta(minutes=5)
 

@@ -37,7 +37,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from .events import TicketEvent, iso_utc
+from touchpoint.metrics import SOLVED_STATUSES, is_first_contact_resolution
+from touchpoint.tickets.events import TicketEvent, iso_utc
 
 TicketStatus = Literal["open", "solved", "closed"]
 
@@ -67,7 +68,7 @@ class TicketState:
     @property
     def is_solved(self) -> bool:
         """In the solved cohort of SPEC §5 (solved or closed)."""
-        return self.status in ("solved", "closed")
+        return self.status in SOLVED_STATUSES
 
     def to_public(self) -> dict[str, Any]:
         """The SPEC §3 JSON, timestamps as ISO 8601 UTC with a ``Z``."""
@@ -130,7 +131,7 @@ def fold(events: Iterable[TicketEvent], *, default_touchpoint: str | None = None
     reported = [event.handle_seconds for event in ordered if event.handle_seconds is not None]
     known_channels = [event.channel for event in ordered if event.channel != "other"]
     touchpoints = [event.touchpoint for event in ordered if event.touchpoint is not None]
-    solved = status in ("solved", "closed")
+    solved = status in SOLVED_STATUSES
 
     return TicketState(
         provider=first.provider,
@@ -145,7 +146,7 @@ def fold(events: Iterable[TicketEvent], *, default_touchpoint: str | None = None
         agent_replies=len(agent_replies),
         reopens=reopens,
         handle_seconds=sum(reported) if reported else None,
-        fcr=(len(agent_replies) <= 1 and reopens == 0) if solved else None,
+        fcr=is_first_contact_resolution(len(agent_replies), reopens) if solved else None,
     )
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .settings import Settings
-from .tokens import KeyRing
+from touchpoint.platform.settings import Settings
 
 
 def _secret_json(secret_id: str, max_age: int) -> Any:
@@ -14,13 +13,14 @@ def _secret_json(secret_id: str, max_age: int) -> Any:
     return parameters.get_secret(secret_id, transform="json", max_age=max_age)
 
 
-def token_key_ring(settings: Settings) -> KeyRing:
+def token_keys(settings: Settings) -> dict[str, str]:
+    """{key id: key} of the survey-link keys; the last one listed signs."""
     if not settings.token_keys_secret:
         raise RuntimeError("TOKEN_KEYS_SECRET is not set: the function cannot sign or verify survey links")
     keys = _secret_json(settings.token_keys_secret, settings.secrets_max_age_seconds)
     if not isinstance(keys, dict):
         raise RuntimeError("the token key secret must be a JSON object {key id: key}")
-    return KeyRing(keys)
+    return keys
 
 
 def webhook_secrets(settings: Settings) -> dict[str, str]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from .catalog import Touchpoint
-from .metrics_scale import scale_of
+from touchpoint.catalog import Touchpoint
+from touchpoint.metrics import scale_of
 
 QUESTIONS = {
     "nps": "How likely are you to recommend {brand} to a friend or colleague?",
@@ -26,7 +26,7 @@ def _environment() -> Any:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     return Environment(
-        loader=PackageLoader("touchpoint", "templates"),
+        loader=PackageLoader("touchpoint.surveys", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,

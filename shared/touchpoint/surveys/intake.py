@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from . import pages
-from .catalog import Catalog, Touchpoint
-from .errors import ApiError, unprocessable
-from .metrics_scale import SCALES, scale_of
-from .models import MAX_IMPORT_BATCH, ImportedResponse, LinkRequest, SurveyAnswer
-from .tokens import KeyRing, SurveyClaims, expiry, mint_token, survey_id_for, verify_token
+from touchpoint.catalog import Catalog, Touchpoint
+from touchpoint.errors import ApiError, unprocessable
+from touchpoint.metrics import SCALES, SERVICE_LINK_WINDOW, scale_of
+from touchpoint.platform.table import response_index_key, ticket_ref
+from touchpoint.surveys import pages
+from touchpoint.surveys.models import MAX_IMPORT_BATCH, ImportedResponse, LinkRequest, SurveyAnswer
+from touchpoint.surveys.tokens import KeyRing, SurveyClaims, expiry, mint_token, survey_id_for, verify_token
 
 # A response may be dated a little ahead of our clock (the sender's clock), never further.
 MAX_FUTURE_SKEW = timedelta(minutes=5)
@@ -32,22 +33,21 @@ class ResponseWriter(Protocol):
     def solved_tickets(self, customer_id: str) -> list[dict[str, Any]]: ...
 
 
-SERVICE_LINK_WINDOW = timedelta(days=30)
 
 
 def link_service_outcome(record: dict[str, Any], store: ResponseWriter) -> dict[str, Any]:
-    """Service -> experience (SPEC §5): tie an NPS response to the customer's latest ticket solved in
+    """Service -> experience: tie an NPS response to the customer's latest ticket solved in
     the 30 days before it, from the ticket states known now, and keep that ticket's FCR on the record."""
     if record["metric"] != "nps":
         return record
-    from .periods import parse_time
+    from touchpoint.periods import parse_time
 
     answered = parse_time(record["submitted_at"])
     candidates = [t for t in store.solved_tickets(record["customer_id"])
                   if answered - SERVICE_LINK_WINDOW <= parse_time(t["solved_at"]) <= answered]
     if candidates:
         latest = max(candidates, key=lambda t: (parse_time(t["solved_at"]), t["pk"]))
-        record["s2e_ticket"] = latest["pk"].removeprefix("TICKET#")
+        record["s2e_ticket"] = ticket_ref(latest["pk"])
         record["s2e_fcr"] = bool(latest.get("fcr"))
     return record
 
@@ -115,7 +115,7 @@ def survey_page(token: str, preselect: str | None, catalog: Catalog, ring: KeyRi
     # isdecimal and isascii: "²" is a digit to Python but not a score
     if text.isascii() and text.isdecimal() and int(text) in scale_of(survey.claims.metric):
         selected = int(text)
-    from .bots import render_stamp
+    from touchpoint.surveys.bots import render_stamp
 
     return pages.render_survey(catalog.brand, survey.touchpoint, survey.claims.metric, token, selected,
                                render_stamp(ring, token, now))
@@ -127,7 +127,7 @@ def submit_answer(
 ) -> tuple[bool, dict[str, Any]]:
     """Record the answer to a link; one record per token, a resubmission replaces it.
     Returns (created, record)."""
-    from .bots import bot_reason
+    from touchpoint.surveys.bots import bot_reason
 
     survey = open_survey(token, catalog, ring, now)
     check_score(survey.claims.metric, answer.score)
@@ -193,8 +193,6 @@ def response_record(
     submitted_at: datetime, order_id: str | None, source: str, properties: dict | None = None,
     response_id: str | None = None,
 ) -> dict[str, Any]:
-    from .keys import customer_partition
-
     return {
         "type": "response",
         "survey_id": survey_id,
@@ -210,6 +208,5 @@ def response_record(
         "properties": properties or None,
         "response_id": response_id,
         "source": source,
-        "gsi1pk": customer_partition(customer_id),
-        "gsi1sk": f"RESP#{iso(submitted_at)}#{survey_id}",
+        **response_index_key(customer_id, iso(submitted_at), survey_id),
     }

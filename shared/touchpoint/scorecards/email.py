@@ -10,9 +10,7 @@ inject headers; CSV cells that a spreadsheet would run as a formula are neutrali
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import math
 import re
 from collections.abc import Mapping
@@ -24,14 +22,11 @@ from email.utils import format_datetime
 from functools import lru_cache
 from typing import Any
 
-from .periods import is_period
-from .scorecard import DEFAULT_TARGETS, HEADLINE_FIELD, headline_value, scorecard_rows
+from touchpoint.metrics import CS_METRICS, CX_METRICS, DEFAULT_TARGETS, HEADLINE_FIELD, PRESENTATION, headline_value
+from touchpoint.periods import is_period
+from touchpoint.scorecards.csv import render_csv
 
 NO_VALUE = "—"
-# Leading characters that make Excel, LibreOffice or Google Sheets read a cell as a formula (OWASP
-# "CSV injection"). Negative numbers are prefixed too: the rule is about the first character, and a
-# quoted "-2.5" is still readable while a missed "-2+cmd|..." is not.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 STATUS_CHIPS = {
@@ -44,21 +39,6 @@ NO_DATA_CHIP = ("No data", "#6b7280")
 BETTER_COLOR, WORSE_COLOR, NEUTRAL_COLOR = "#1b7f3b", "#b3261e", "#52606d"
 NPS_SEGMENT_COLORS = {"promoters": "#1b7f3b", "passives": "#9ca3af", "detractors": "#b3261e"}
 
-# kind -> (label, one-line explanation, unit). Units: points (NPS), percent, score7 (CES), duration.
-METRICS: dict[str, tuple[str, str, str]] = {
-    "nps": ("NPS", "Net Promoter Score, −100 to 100", "points"),
-    "csat": ("CSAT", "Satisfied (4 or 5 of 5), every touchpoint", "percent"),
-    "ces": ("CES", "Customer effort, mean of 1–7 (higher = easier)", "score7"),
-    "fcr": ("First contact resolution", "Solved with at most one agent reply and no reopen", "percent"),
-    "aht_seconds": ("Average handle time", "Mean agent time per solved ticket", "duration"),
-    "frt_seconds": ("First response time", "Median wait for the first agent reply", "duration"),
-    "resolution_seconds": ("Resolution time", "Median time from ticket created to solved", "duration"),
-    "reopen_rate": ("Reopen rate", "Solved tickets reopened at least once", "percent"),
-    "support_csat": ("Support CSAT", "CSAT at customer-service touchpoints", "percent"),
-    "retention": ("Retention", "Customers active last period who were active again", "percent"),
-}
-CX_KINDS = ("nps", "csat", "ces")
-CS_KINDS = ("fcr", "aht_seconds", "frt_seconds", "resolution_seconds", "reopen_rate", "support_csat", "retention")
 CHANNEL_LABELS = {"phone": "Phone", "email": "Email", "chat": "Chat", "social": "Social", "in_person": "In person",
                   "web": "Web form", "other": "Other"}
 
@@ -134,7 +114,7 @@ def _metric_view(kind: str, current: Mapping[str, Any] | None, earlier: Mapping[
                  scorecard: Mapping[str, Any], *, label: str | None = None) -> dict[str, Any]:
     targets = scorecard.get("targets") or {}
     min_sample = scorecard.get("min_sample", 30)
-    default_label, explanation, unit = METRICS[kind]
+    default_label, explanation, unit = PRESENTATION[kind]
     current = current or {}
     value = headline_value(kind, current)
     before = headline_value(kind, earlier)
@@ -204,7 +184,7 @@ def _touchpoint_rows(scorecard: Mapping[str, Any]) -> list[dict[str, Any]]:
     earlier = ((scorecard.get("previous") or {}).get("cx") or {}).get("touchpoints") or {}
     rows = []
     for touchpoint_id, entry in scorecard["cx"]["touchpoints"].items():
-        for metric in CX_KINDS:
+        for metric in CX_METRICS:
             if metric not in entry:
                 continue
             view = _metric_view(metric, entry[metric], (earlier.get(touchpoint_id) or {}).get(metric), scorecard)
@@ -233,7 +213,7 @@ def _comment_rows(scorecard: Mapping[str, Any]) -> list[dict[str, str]]:
         submitted = str(comment.get("submitted_at") or "")
         rows.append({"score": "" if comment.get("score") is None else str(comment["score"]),
                      "touchpoint": str(comment.get("label") or comment.get("touchpoint") or ""),
-                     "metric": METRICS[comment["metric"]][0] if comment.get("metric") in CX_KINDS else "",
+                     "metric": PRESENTATION[comment["metric"]][0] if comment.get("metric") in CX_METRICS else "",
                      "date": submitted[:10], "comment": str(comment.get("comment") or "")})
     return rows
 
@@ -241,8 +221,8 @@ def _comment_rows(scorecard: Mapping[str, Any]) -> list[dict[str, str]]:
 def _view(scorecard: Mapping[str, Any], brand: str) -> dict[str, Any]:
     earlier = scorecard.get("previous") or {}
     earlier_cx, earlier_cs = earlier.get("cx") or {}, earlier.get("cs") or {}
-    cx = [_metric_view(k, scorecard["cx"][k], earlier_cx.get(k), scorecard) for k in CX_KINDS]
-    cs = [_metric_view(k, scorecard["cs"][k], earlier_cs.get(k), scorecard) for k in CS_KINDS]
+    cx = [_metric_view(k, scorecard["cx"][k], earlier_cx.get(k), scorecard) for k in CX_METRICS]
+    cs = [_metric_view(k, scorecard["cs"][k], earlier_cs.get(k), scorecard) for k in CS_METRICS]
     s2e = scorecard["service_to_experience"]
     after_fcr = _metric_view("nps", s2e["nps_after_fcr"], None, scorecard,
                              label="NPS after a ticket solved at first contact")
@@ -275,7 +255,7 @@ def _environment() -> Any:
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     return Environment(
-        loader=PackageLoader("touchpoint", "templates"),
+        loader=PackageLoader("touchpoint.scorecards", "templates"),
         # HTML escapes everything it prints; the plain-text part must show comments literally.
         autoescape=select_autoescape(enabled_extensions=("html",), disabled_extensions=("txt",), default=True),
         undefined=StrictUndefined,
@@ -291,20 +271,6 @@ def render_html(scorecard: Mapping[str, Any], brand: str) -> str:
 
 def render_text(scorecard: Mapping[str, Any], brand: str) -> str:
     return _environment().get_template("email/scorecard.txt").render(**_view(scorecard, brand))
-
-
-# CSV --------------------------------------------------------------------------------------------
-def neutralize_cell(text: str) -> str:
-    """Prefix a single quote to a cell a spreadsheet would evaluate as a formula."""
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
-
-
-def render_csv(scorecard: Mapping[str, Any]) -> str:
-    """The attachment: ``scorecard_rows`` with every cell neutralized, RFC 4180 (CRLF) lines."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerows([neutralize_cell(cell) for cell in row] for row in scorecard_rows(scorecard))
-    return buffer.getvalue()
 
 
 # The message -------------------------------------------------------------------------------------

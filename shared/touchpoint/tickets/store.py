@@ -6,9 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from .dynamo import from_item, key_of, set_fields_expression, to_item
-from .keys import TICKET_EVENT_PREFIX, TICKET_STATE_SK, customer_partition, ticket_partition
-from .tickets import TicketEvent, TicketState
+from touchpoint.platform.dynamo import from_item, put_if_absent, query_all, set_fields_expression, to_item
+from touchpoint.platform.table import (
+    TICKET_EVENT_PREFIX,
+    TICKET_STATE_SK,
+    key,
+    ticket_event_index_key,
+    ticket_event_key,
+    ticket_index_key,
+    ticket_partition,
+)
+from touchpoint.tickets import TicketEvent, TicketState
 
 STATE_FIELDS = (
     "type", "provider", "ticket_id", "customer_id", "channel", "touchpoint", "status", "created_at",
@@ -22,8 +30,7 @@ def state_record(state: TicketState, event_count: int) -> dict[str, Any]:
         "type": "ticket",
         **state.to_public(),
         "event_count": event_count,
-        "gsi1pk": customer_partition(state.customer_id),
-        "gsi1sk": f"TICKET#{state.provider}#{state.ticket_id}",
+        **ticket_index_key(state.customer_id, state.provider, state.ticket_id),
     }
 
 
@@ -35,37 +42,22 @@ class TicketStore:
     def add_event(self, event: TicketEvent) -> bool:
         """Store one canonical event unless its id is stored already. True when new."""
         record = {
-            "pk": ticket_partition(event.provider, event.ticket_id),
-            "sk": TICKET_EVENT_PREFIX + event.event_id,
+            **ticket_event_key(event.provider, event.ticket_id, event.event_id),
             "type": "ticket_event",
             "event": event.model_dump(mode="json"),
             "customer_id": event.customer_id,
-            "gsi1pk": customer_partition(event.customer_id),
-            "gsi1sk": f"TEVT#{event.provider}#{event.ticket_id}#{event.event_id}",
+            **ticket_event_index_key(event.customer_id, event.provider, event.ticket_id, event.event_id),
         }
-        try:
-            self._client.put_item(TableName=self._table, Item=to_item(record),
-                                  ConditionExpression="attribute_not_exists(pk)")
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return put_if_absent(self._client, self._table, to_item(record))
 
     def events(self, provider: str, ticket_id: str) -> list[TicketEvent]:
         """Every stored event of a ticket, read strongly consistent so a writer sees its own event."""
-        events: list[TicketEvent] = []
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :evt)",
-            "ExpressionAttributeValues": {":pk": {"S": ticket_partition(provider, ticket_id)},
-                                          ":evt": {"S": TICKET_EVENT_PREFIX}},
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self._client.query(**request)
-            events.extend(TicketEvent.model_validate(from_item(item)["event"]) for item in page["Items"])
-            if "LastEvaluatedKey" not in page:
-                return events
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [TicketEvent.model_validate(from_item(item)["event"]) for item in query_all(
+            self._client, TableName=self._table, ConsistentRead=True,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :evt)",
+            ExpressionAttributeValues={":pk": {"S": ticket_partition(provider, ticket_id)},
+                                       ":evt": {"S": TICKET_EVENT_PREFIX}},
+        )]
 
     def save_state(self, state: TicketState, event_count: int) -> dict[str, Any] | None:
         """Write the state folded from ``event_count`` events, unless a state folded from more events
@@ -79,7 +71,7 @@ class TicketStore:
         try:
             result = self._client.update_item(
                 TableName=self._table,
-                Key=key_of(ticket_partition(state.provider, state.ticket_id), TICKET_STATE_SK),
+                Key=key(ticket_partition(state.provider, state.ticket_id), TICKET_STATE_SK),
                 UpdateExpression=expression,
                 ConditionExpression=f"attribute_not_exists(pk) OR #f{STATE_FIELDS.index('event_count')} <= :n",
                 ExpressionAttributeNames=names,
@@ -92,7 +84,7 @@ class TicketStore:
 
     def state(self, provider: str, ticket_id: str) -> dict[str, Any] | None:
         item = self._client.get_item(TableName=self._table,
-                                     Key=key_of(ticket_partition(provider, ticket_id), TICKET_STATE_SK),
+                                     Key=key(ticket_partition(provider, ticket_id), TICKET_STATE_SK),
                                      ConsistentRead=True).get("Item")
         return from_item(item) if item else None
 
@@ -100,7 +92,7 @@ class TicketStore:
         """Remember which solve the support CSAT survey went out for (the outbox marker)."""
         self._client.update_item(
             TableName=self._table,
-            Key=key_of(ticket_partition(provider, ticket_id), TICKET_STATE_SK),
+            Key=key(ticket_partition(provider, ticket_id), TICKET_STATE_SK),
             UpdateExpression="SET survey_published_for = :s",
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues={":s": {"S": solved_at}},

@@ -12,22 +12,18 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .periods import day_of, parse_time, periods_of
-from .sketch import bucket_of
+from touchpoint.histogram import bucket_of
+from touchpoint.metrics import SOLVED_STATUSES
+from touchpoint.periods import day_of, parse_time, periods_of
+from touchpoint.platform.table import (
+    CUSTOMERS_SK,
+    channel_rollup_sk,
+    day_partition,
+    period_partition,
+    touchpoint_rollup_sk,
+)
 
 RollupKey = tuple[str, str, str]  # (pk, sk, counter attribute)
-DAY_PREFIX = "ROLLUP#D#"
-PERIOD_PREFIX = "ROLLUP#P#"
-CUSTOMERS_SK = "CUSTOMERS"
-SOLVED_STATUSES = ("solved", "closed")
-
-
-def day_partition(day: str) -> str:
-    return f"{DAY_PREFIX}{day}"
-
-
-def period_partition(period_id: str) -> str:
-    return f"{PERIOD_PREFIX}{period_id}"
 
 
 def counts_in_metrics(record: Mapping[str, Any]) -> bool:
@@ -46,7 +42,7 @@ def contribution(record: Mapping[str, Any] | None) -> Counter[RollupKey]:
     elif kind == "response":
         # Kept out of every metric, but counted so the scorecard can say how many were set aside.
         day = day_of(parse_time(record["submitted_at"]))
-        out[(day_partition(day), f"TP#{record['touchpoint']}", "suspected_bots")] += 1
+        out[(day_partition(day), touchpoint_rollup_sk(record["touchpoint"]), "suspected_bots")] += 1
     elif kind == "ticket":
         _ticket(record, out)
     return out
@@ -54,7 +50,7 @@ def contribution(record: Mapping[str, Any] | None) -> Counter[RollupKey]:
 
 def _response(record: Mapping[str, Any], out: Counter[RollupKey]) -> None:
     day = day_of(parse_time(record["submitted_at"]))
-    key = (day_partition(day), f"TP#{record['touchpoint']}")
+    key = (day_partition(day), touchpoint_rollup_sk(record["touchpoint"]))
     metric, score = record["metric"], int(record["score"])
     out[(*key, f"{metric}_{score}")] += 1
     if metric == "nps" and record.get("s2e_fcr") is not None:
@@ -66,7 +62,7 @@ def _ticket(record: Mapping[str, Any], out: Counter[RollupKey]) -> None:
         return
     solved_at = parse_time(record["solved_at"])
     created_at = parse_time(record["created_at"])
-    key = (day_partition(day_of(solved_at)), f"CH#{record.get('channel') or 'other'}")
+    key = (day_partition(day_of(solved_at)), channel_rollup_sk(record.get("channel") or "other"))
     out[(*key, "solved")] += 1
     if record.get("fcr"):
         out[(*key, "fcr")] += 1
@@ -129,7 +125,7 @@ def customer_counters(period_counts: Mapping[str, int]) -> Counter[RollupKey]:
     in each period: ``active`` (1 where they have any), ``retained`` (active here and in the
     previous period of the same granularity) and ``returning`` (active here and in any earlier one).
     The aggregator applies ``customer_counters(after) - customer_counters(before)`` per customer."""
-    from .periods import granularity, previous
+    from touchpoint.periods import granularity, previous
 
     active = {p for p, count in period_counts.items() if count > 0}
     out: Counter[RollupKey] = Counter()

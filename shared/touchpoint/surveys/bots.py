@@ -14,7 +14,7 @@ import hmac
 from collections.abc import Mapping
 from datetime import datetime
 
-from .tokens import KeyRing
+from touchpoint.surveys.tokens import KeyRing
 
 HONEYPOT_FIELD = "website"
 RENDERED_FIELD = "rendered"

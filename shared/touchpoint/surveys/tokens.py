@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .errors import ApiError
+from touchpoint.errors import ApiError
 
 TOKEN_VERSION = 1
 # Links carry their properties inside the token; 1 KiB of properties makes a URL of about 1.6 KiB.

@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from .errors import ApiError, payload_too_large
+from touchpoint.errors import ApiError, payload_too_large
 
 MAX_BODY_BYTES = 64 * 1024
 

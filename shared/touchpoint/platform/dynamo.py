@@ -1,9 +1,10 @@
-"""Small helpers shared by the DynamoDB adapters: plain values to attribute values and back, and
-the SET/REMOVE update expression that writes a record's fields in place."""
+"""What every DynamoDB adapter (the ``store`` module of each capability) shares: plain values to
+attribute values and back, the one paginated read (``query_all``/``scan_all``), the one insert that
+refuses to overwrite (``put_if_absent``), and the SET/REMOVE expression that writes a record's fields."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -20,13 +21,14 @@ def _plain_to_dynamo(value: Any) -> Any:
     return value
 
 
-def _dynamo_to_plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """Decimals back to int or float, sets to lists: what boto3's deserializer gives, as plain JSON values."""
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
-        return {k: _dynamo_to_plain(v) for k, v in value.items()}
-    if isinstance(value, list | set):
-        return [_dynamo_to_plain(v) for v in value]
+        return {k: plain_value(v) for k, v in value.items()}
+    if isinstance(value, list | set | tuple):
+        return [plain_value(v) for v in value]
     return value
 
 
@@ -47,11 +49,37 @@ def to_item(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     deserialize = _codecs()[1].deserialize
-    return {k: _dynamo_to_plain(deserialize(v)) for k, v in item.items()}
+    return {k: plain_value(deserialize(v)) for k, v in item.items()}
 
 
-def key_of(pk: str, sk: str) -> dict[str, Any]:
-    return {"pk": {"S": pk}, "sk": {"S": sk}}
+def query_all(client: Any, **request: Any) -> Iterator[dict[str, Any]]:
+    """Every item a Query matches, page after page, as raw attribute values."""
+    yield from _paginate(client.query, request)
+
+
+def scan_all(client: Any, **request: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a Scan (maintenance jobs only: a request path never scans)."""
+    yield from _paginate(client.scan, request)
+
+
+def _paginate(call: Any, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    request = dict(request)
+    while True:
+        page = call(**request)
+        yield from page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def put_if_absent(client: Any, table: str, item: Mapping[str, Any], **extra: Any) -> bool:
+    """PutItem unless an item with this key exists (``item`` is already in attribute values).
+    True when written; False when the key was taken, which is how a retry is recognised."""
+    try:
+        client.put_item(TableName=table, Item=dict(item), ConditionExpression="attribute_not_exists(pk)", **extra)
+    except client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
 
 
 def set_fields_expression(record: Mapping[str, Any], fields: Iterable[str]) -> tuple[list[str], list[str],

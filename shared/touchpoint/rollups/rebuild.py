@@ -11,19 +11,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .dynamo import from_item
-from .periods import days
-from .rollups import (
-    DAY_PREFIX,
-    PERIOD_PREFIX,
+from touchpoint.periods import days
+from touchpoint.platform.table import day_partition, is_rollup_partition, period_partition
+from touchpoint.rollups.contribution import (
     RollupKey,
     activity,
     combine,
     contribution,
     customer_counters,
-    day_partition,
-    period_partition,
 )
+from touchpoint.rollups.store import RollupStore
 
 NON_COUNTER_ATTRIBUTES = {"pk", "sk", "type"}
 
@@ -75,25 +72,14 @@ def compare(expected: Mapping[tuple[str, str], Mapping[str, int]],
     return drift
 
 
-def scan_table(client: Any, table: str) -> Iterable[dict[str, Any]]:
-    request: dict[str, Any] = {"TableName": table}
-    while True:
-        page = client.scan(**request)
-        for item in page["Items"]:
-            yield from_item(item)
-        if "LastEvaluatedKey" not in page:
-            return
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def rebuild(client: Any, table: str, period_id: str | None = None) -> RebuildReport:
+def rebuild(store: RollupStore, period_id: str | None = None) -> RebuildReport:
     """Scan the table once (a maintenance job, not a request path) and report the drift."""
     raw: list[dict[str, Any]] = []
     stored: dict[tuple[str, str], dict[str, Any]] = {}
-    for item in scan_table(client, table):
+    for item in store.scan():
         if item.get("type") in ("response", "ticket"):
             raw.append(item)
-        elif str(item.get("pk", "")).startswith((DAY_PREFIX, PERIOD_PREFIX)):
+        elif is_rollup_partition(str(item.get("pk", ""))):
             stored[(item["pk"], item["sk"])] = item
     keep = None
     if period_id:

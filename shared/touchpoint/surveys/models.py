@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
-from .metrics_scale import Metric
+from touchpoint.metrics import Metric
 
 MAX_COMMENT_CHARS = 2000
 MAX_PROPERTIES = 20

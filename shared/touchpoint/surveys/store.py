@@ -5,15 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from .dynamo import from_item, key_of, set_fields_expression, to_item
-from .keys import RESPONSE_SK, customer_partition, response_key
+from touchpoint.metrics import SOLVED_STATUSES
+from touchpoint.platform.dynamo import from_item, put_if_absent, query_all, set_fields_expression, to_item
+from touchpoint.platform.table import (
+    CUSTOMER_INDEX,
+    RESPONSE_SK,
+    TICKET_PREFIX,
+    customer_partition,
+    key,
+    response_key,
+)
 
 RESPONSE_FIELDS = (
     "type", "survey_id", "customer_id", "touchpoint", "family", "stage", "metric", "score", "submitted_at",
     "source", "gsi1pk", "gsi1sk", "comment", "order_id", "properties", "response_id", "s2e_ticket", "s2e_fcr",
     "suspected_bot", "bot_reason",
 )
-CUSTOMER_INDEX = "ByCustomer"
 
 
 class ResponseStore:
@@ -37,7 +44,7 @@ class ResponseStore:
             expression += " REMOVE " + ", ".join(removes)
         result = self._client.update_item(
             TableName=self._table,
-            Key=key_of(response_key(record["survey_id"])["pk"], RESPONSE_SK),
+            Key=key(response_key(record["survey_id"])["pk"], RESPONSE_SK),
             UpdateExpression=expression,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
@@ -51,24 +58,13 @@ class ResponseStore:
         Returns True when written."""
         item = {**response_key(record["survey_id"]), **record,
                 "first_submitted_at": record["submitted_at"], "submissions": 1}
-        try:
-            self._client.put_item(TableName=self._table, Item=to_item(item),
-                                  ConditionExpression="attribute_not_exists(pk)")
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return put_if_absent(self._client, self._table, to_item(item))
 
     def solved_tickets(self, customer_id: str) -> list[dict[str, Any]]:
         """The customer's ticket states (status, solved_at, fcr) from the ByCustomer index."""
-        found: list[dict[str, Any]] = []
-        request: dict[str, Any] = {
-            "TableName": self._table, "IndexName": CUSTOMER_INDEX,
-            "KeyConditionExpression": "gsi1pk = :c AND begins_with(gsi1sk, :t)",
-            "ExpressionAttributeValues": {":c": {"S": customer_partition(customer_id)}, ":t": {"S": "TICKET#"}},
-        }
-        while True:
-            page = self._client.query(**request)
-            found.extend(from_item(item) for item in page["Items"])
-            if "LastEvaluatedKey" not in page:
-                return [t for t in found if t.get("status") in ("solved", "closed") and t.get("solved_at")]
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        found = [from_item(item) for item in query_all(
+            self._client, TableName=self._table, IndexName=CUSTOMER_INDEX,
+            KeyConditionExpression="gsi1pk = :c AND begins_with(gsi1sk, :t)",
+            ExpressionAttributeValues={":c": {"S": customer_partition(customer_id)}, ":t": {"S": TICKET_PREFIX}},
+        )]
+        return [t for t in found if t.get("status") in SOLVED_STATUSES and t.get("solved_at")]

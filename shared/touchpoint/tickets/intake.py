@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from .catalog import Catalog
-from .errors import ApiError
-from .models import LinkRequest
-from .surveys import mint_link
-from .ticket_store import TicketStore
-from .tickets import PROVIDERS, fold, parse_webhook, verify_signature
-from .tickets.state import TicketState
-from .tokens import KeyRing
+from touchpoint.catalog import Catalog
+from touchpoint.errors import ApiError
+from touchpoint.surveys.intake import mint_link
+from touchpoint.surveys.models import LinkRequest
+from touchpoint.surveys.tokens import KeyRing
+from touchpoint.tickets import PROVIDERS, fold, parse_webhook, verify_signature
+from touchpoint.tickets.state import TicketState
+from touchpoint.tickets.store import TicketStore
 
 SUPPORT_SURVEY_TTL_DAYS = 14
 

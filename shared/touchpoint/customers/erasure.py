@@ -1,0 +1,13 @@
+"""Erasure (``DELETE /v1/customers/{customer_id}``): delete every record of a customer. The rollups
+follow through the stream: each deleted record's REMOVE subtracts exactly what it had added."""
+
+from __future__ import annotations
+
+from touchpoint.customers.store import CustomerStore
+
+
+def erase_customer(store: CustomerStore, customer_id: str) -> int:
+    """Delete every record of the customer; returns how many were deleted."""
+    keys = store.keys_of(customer_id)
+    store.delete(keys)
+    return len(keys)

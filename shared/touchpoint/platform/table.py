@@ -1,0 +1,134 @@
+"""The key design of the single FeedbackTable, in one place (docs/data-model.md explains it).
+
+Every item has ``pk``/``sk``. Items that belong to a customer also carry ``gsi1pk = CUST#<customer>``
+and a ``gsi1sk`` that starts with the item's kind, so erasure is one query on the ``ByCustomer``
+index and intake finds a customer's tickets with ``begins_with(gsi1sk, "TICKET#")``.
+
+item                    pk                           sk                                  gsi1sk
+survey response         RESP#<survey_id>             RESPONSE                            RESP#<submitted_at>#<id>
+ticket state            TICKET#<provider>#<ticket>   STATE                               TICKET#<provider>#<ticket>
+ticket event            TICKET#<provider>#<ticket>   EVT#<event_id>                      TEVT#<provider>#<ticket>#<evt>
+customer activity       ACT#<sha256(customer)[:32]>  ACTIVITY                            (none: outlives erasure)
+detractor alert         ALERT#<day>                  <score:02>#<submitted_at>#<survey>  ALERT#<survey_id>
+day rollup              ROLLUP#D#<day>               TP#<touchpoint> or CH#<channel>
+period customer rollup  ROLLUP#P#<period>            CUSTOMERS
+scorecard email marker  SENT#<period>                <hash of the recipient list>
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+# --- the ByCustomer index: what it is called and what it carries -------------------------------------------
+CUSTOMER_INDEX = "ByCustomer"
+# INCLUDE projection of template.yaml: what intake needs to link an NPS answer to the latest solved ticket.
+CUSTOMER_INDEX_ATTRIBUTES = ("type", "status", "solved_at", "fcr")
+
+# --- sort keys and prefixes ----------------------------------------------------------------------------------
+RESPONSE_PREFIX = "RESP#"
+RESPONSE_SK = "RESPONSE"
+TICKET_PREFIX = "TICKET#"
+TICKET_STATE_SK = "STATE"
+TICKET_EVENT_PREFIX = "EVT#"
+TICKET_EVENT_INDEX_PREFIX = "TEVT#"
+CUSTOMER_PREFIX = "CUST#"
+ACTIVITY_PREFIX = "ACT#"
+ACTIVITY_SK = "ACTIVITY"
+ALERT_PREFIX = "ALERT#"
+DAY_ROLLUP_PREFIX = "ROLLUP#D#"
+PERIOD_ROLLUP_PREFIX = "ROLLUP#P#"
+CUSTOMERS_SK = "CUSTOMERS"
+TOUCHPOINT_ROLLUP_PREFIX = "TP#"
+CHANNEL_ROLLUP_PREFIX = "CH#"
+SENT_PREFIX = "SENT#"
+
+
+def key(pk: str, sk: str) -> dict[str, dict[str, str]]:
+    """A primary key as DynamoDB's low-level API takes it."""
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+# --- customers -------------------------------------------------------------------------------------------------
+def customer_partition(customer_id: str) -> str:
+    return f"{CUSTOMER_PREFIX}{customer_id}"
+
+
+def customer_hash(customer_id: str) -> str:
+    # Activity items outlive an erasure by a couple of days (they hold the checkpoints that make the
+    # erasure's own REMOVE records exactly-once); a hash keeps the customer id itself out of them.
+    return hashlib.sha256(customer_id.encode("utf-8")).hexdigest()[:32]
+
+
+def activity_key(customer_id: str) -> tuple[str, str]:
+    return f"{ACTIVITY_PREFIX}{customer_hash(customer_id)}", ACTIVITY_SK
+
+
+# --- survey responses ------------------------------------------------------------------------------------------
+def response_key(survey_id: str) -> dict[str, str]:
+    return {"pk": f"{RESPONSE_PREFIX}{survey_id}", "sk": RESPONSE_SK}
+
+
+def response_index_key(customer_id: str, submitted_at: str, survey_id: str) -> dict[str, str]:
+    return {"gsi1pk": customer_partition(customer_id), "gsi1sk": f"{RESPONSE_PREFIX}{submitted_at}#{survey_id}"}
+
+
+# --- tickets ---------------------------------------------------------------------------------------------------
+def ticket_partition(provider: str, ticket_id: str) -> str:
+    return f"{TICKET_PREFIX}{provider}#{ticket_id}"
+
+
+def ticket_ref(partition: str) -> str:
+    """``<provider>#<ticket_id>`` from a ticket partition (how a response names the ticket it follows)."""
+    return partition.removeprefix(TICKET_PREFIX)
+
+
+def ticket_index_key(customer_id: str, provider: str, ticket_id: str) -> dict[str, str]:
+    return {"gsi1pk": customer_partition(customer_id), "gsi1sk": ticket_partition(provider, ticket_id)}
+
+
+def ticket_event_key(provider: str, ticket_id: str, event_id: str) -> dict[str, str]:
+    return {"pk": ticket_partition(provider, ticket_id), "sk": f"{TICKET_EVENT_PREFIX}{event_id}"}
+
+
+def ticket_event_index_key(customer_id: str, provider: str, ticket_id: str, event_id: str) -> dict[str, str]:
+    return {"gsi1pk": customer_partition(customer_id),
+            "gsi1sk": f"{TICKET_EVENT_INDEX_PREFIX}{provider}#{ticket_id}#{event_id}"}
+
+
+# --- detractor alerts ------------------------------------------------------------------------------------------
+def alert_partition(day: str) -> str:
+    return f"{ALERT_PREFIX}{day}"
+
+
+def alert_keys(customer_id: str, day: str, score: int, submitted_at: str, survey_id: str) -> dict[str, str]:
+    """Keyed by day, lowest score first, so the scorecard reads a bounded number of a period's worst
+    comments whatever the volume."""
+    return {"pk": alert_partition(day), "sk": f"{score:02d}#{submitted_at}#{survey_id}",
+            "gsi1pk": customer_partition(customer_id), "gsi1sk": f"{ALERT_PREFIX}{survey_id}"}
+
+
+# --- rollups ---------------------------------------------------------------------------------------------------
+def day_partition(day: str) -> str:
+    return f"{DAY_ROLLUP_PREFIX}{day}"
+
+
+def period_partition(period_id: str) -> str:
+    return f"{PERIOD_ROLLUP_PREFIX}{period_id}"
+
+
+def touchpoint_rollup_sk(touchpoint: str) -> str:
+    return f"{TOUCHPOINT_ROLLUP_PREFIX}{touchpoint}"
+
+
+def channel_rollup_sk(channel: str) -> str:
+    return f"{CHANNEL_ROLLUP_PREFIX}{channel}"
+
+
+def is_rollup_partition(pk: str) -> bool:
+    return pk.startswith((DAY_ROLLUP_PREFIX, PERIOD_ROLLUP_PREFIX))
+
+
+# --- scorecard email markers -----------------------------------------------------------------------------------
+def sent_marker_key(period_id: str, recipients_hash: str) -> dict[str, Any]:
+    return key(f"{SENT_PREFIX}{period_id}", recipients_hash)

@@ -1,0 +1,106 @@
+"""The rollups' DynamoDB adapter: reads customers' activity items, commits one planned chunk as one
+TransactWriteItems, keeps the detractor-alert outbox marks, and scans the raw records for a rebuild."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from touchpoint.platform.dynamo import from_item, scan_all, to_item
+from touchpoint.platform.table import activity_key, key
+from touchpoint.rollups.plan import ActivityItem, ChunkPlan
+
+BATCH_GET_LIMIT = 100
+ERASED_ACTIVITY_TTL_SECONDS = 3 * 86400  # past the stream's 24-hour retention
+
+
+class TransactionConflict(RuntimeError):
+    """Another writer changed an activity item between our read and our write."""
+
+
+class RollupStore:
+    """Reads and writes the aggregator's items through one DynamoDB client."""
+
+    def __init__(self, client: Any, table_name: str, *, now_epoch: Any = None) -> None:
+        self._client = client
+        self._table = table_name
+        self._now = now_epoch or time.time
+        self.transactions = 0  # for tests and benchmarks: how many TransactWriteItems calls landed
+
+    def read_activity(self, customer_ids: Iterable[str]) -> dict[str, ActivityItem]:
+        wanted = sorted(set(customer_ids))
+        found: dict[str, Mapping[str, Any]] = {}
+        by_key = {activity_key(c)[0]: c for c in wanted}
+        for start in range(0, len(wanted), BATCH_GET_LIMIT):
+            keys = [key(*activity_key(c)) for c in wanted[start:start + BATCH_GET_LIMIT]]
+            request = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                page = self._client.batch_get_item(RequestItems=request)
+                for item in page["Responses"].get(self._table, []):
+                    record = from_item(item)
+                    found[by_key[record["pk"]]] = record
+                request = page.get("UnprocessedKeys") or {}
+        return {c: ActivityItem.from_record(c, found.get(c)) for c in wanted}
+
+    def commit(self, plan: ChunkPlan) -> None:
+        """Write one planned chunk in one transaction; ``TransactionConflict`` when an activity item
+        changed since it was read (the caller re-reads and plans again)."""
+        if not plan.effective:
+            return  # every change was applied before: nothing to write
+        actions: list[dict[str, Any]] = []
+        for (pk, sk), counters in sorted(plan.counter_items().items()):
+            names = {f"#c{i}": name for i, name in enumerate(counters)}
+            values = {f":c{i}": {"N": str(value)} for i, value in enumerate(counters.values())}
+            actions.append({"Update": {
+                "TableName": self._table, "Key": key(pk, sk),
+                "UpdateExpression": "SET #type = :rollup ADD " + ", ".join(f"{n} {v}" for n, v in zip(
+                    names, values, strict=True)),
+                "ExpressionAttributeNames": {**names, "#type": "type"},
+                "ExpressionAttributeValues": {**values, ":rollup": {"S": "rollup"}},
+            }})
+        for customer_id, after in sorted(plan.customers.items()):
+            pk, sk = activity_key(customer_id)
+            item = {"pk": pk, "sk": sk, "type": "activity", "periods": {p: n for p, n in after.periods.items() if n},
+                    "applied": after.applied, "alerted": after.alerted, "version": after.version + 1}
+            if not any(after.periods.values()):
+                # Nothing of the customer is left (erased): keep the checkpoints past the stream's
+                # 24-hour retention, then let TTL remove the item.
+                item["expires_at"] = int(self._now()) + ERASED_ACTIVITY_TTL_SECONDS
+            condition = "attribute_not_exists(pk)" if after.version == 0 else "version = :v"
+            put: dict[str, Any] = {"TableName": self._table, "Item": to_item(item), "ConditionExpression": condition}
+            if after.version:
+                put["ExpressionAttributeValues"] = {":v": {"N": str(after.version)}}
+            actions.append({"Put": put})
+        for alert in plan.alerts:
+            actions.append({"Put": {"TableName": self._table, "Item": to_item(alert)}})
+        try:
+            self._client.transact_write_items(TransactItems=actions)
+        except self._client.exceptions.TransactionCanceledException as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
+                raise TransactionConflict(str(reasons)) from exc
+            raise
+        self.transactions += 1
+
+    # ----------------------------------------------------------------------------- alert outbox
+    def alert_unpublished(self, pk: str, sk: str) -> bool:
+        """True while the alert item exists and carries no ``published_at`` (not erased, not sent)."""
+        item = self._client.get_item(TableName=self._table, Key=key(pk, sk), ConsistentRead=True).get("Item")
+        return bool(item) and "published_at" not in item
+
+    def mark_alert_published(self, pk: str, sk: str) -> None:
+        # An alert erased in the meantime has nothing left to mark.
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._client.update_item(
+                TableName=self._table, Key=key(pk, sk),
+                UpdateExpression="SET published_at = :t", ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":t": {"N": str(int(self._now()))}},
+            )
+
+    # ----------------------------------------------------------------------------- rebuild
+    def scan(self) -> Iterator[dict[str, Any]]:
+        """Every item of the table as plain values (a maintenance job, never a request path)."""
+        for item in scan_all(self._client, TableName=self._table):
+            yield from_item(item)
