@@ -105,7 +105,7 @@ class Pipeline:
 
     def rollups(self) -> dict[tuple[str, str], dict[str, int]]:
         out = {}
-        for item in RollupStore(self.aws.dynamodb, self.aws.table_name).scan():
+        for item in RollupStore(self.aws.dynamodb, self.aws.table_name).all_items():
             if str(item["pk"]).startswith("ROLLUP#"):
                 counters = {k: int(v) for k, v in item.items() if k not in ("pk", "sk", "type") and int(v)}
                 if counters:
@@ -228,21 +228,21 @@ def test_erasure_leaves_the_rollups_of_a_dataset_that_never_had_the_customer(pip
     pipeline.ticket_event("TA", "ann", "e1", "created", T0)
     pipeline.ticket_event("TA", "ann", "e2", "closed", T0 + timedelta(hours=3))
     pipeline.drain()
-    records = RollupStore(pipeline.aws.dynamodb, pipeline.aws.table_name).scan()
+    records = RollupStore(pipeline.aws.dynamodb, pipeline.aws.table_name).all_items()
     expected_without_bob = expected_rollups([item for item in records if item.get("type") in ("response", "ticket")
                                              and item.get("customer_id") != "bob"])
     # When bob is erased and the stream is drained (twice, as a retry would)
     from touchpoint.customers.erasure import erase_customer
     from touchpoint.customers.store import CustomerStore
 
-    assert erase_customer(CustomerStore(pipeline.aws.dynamodb, pipeline.aws.table_name), "bob") > 0
+    assert erase_customer(CustomerStore(pipeline.aws.dynamodb, pipeline.aws.table_name), "bob").deleted_records > 0
     records = pipeline.new_records()
     pipeline.deliver(records)
     pipeline.deliver(records)
     # Then the rollups equal those of a dataset that only ever had ann, and nothing of bob is left
     assert pipeline.rollups() == {k: {a: v for a, v in c.items() if v} for k, c in expected_without_bob.items()
                                   if any(c.values())}
-    left = [i for i in RollupStore(pipeline.aws.dynamodb, pipeline.aws.table_name).scan() if "bob" in json.dumps(i)]
+    left = [i for i in RollupStore(pipeline.aws.dynamodb, pipeline.aws.table_name).all_items() if "bob" in json.dumps(i)]
     assert left == []
 
 

@@ -92,11 +92,11 @@ class Records:
             self.tickets.save_state(fold(events, default_touchpoint="support"), len(events))
 
     def raw(self) -> list[dict[str, Any]]:
-        return [i for i in RollupStore(self.aws.dynamodb, self.aws.table_name).scan()
+        return [i for i in RollupStore(self.aws.dynamodb, self.aws.table_name).all_items()
                 if i.get("type") in ("response", "ticket")]
 
     def stored_rollups(self) -> dict[tuple[str, str], dict[str, Any]]:
-        return {(i["pk"], i["sk"]): i for i in RollupStore(self.aws.dynamodb, self.aws.table_name).scan()
+        return {(i["pk"], i["sk"]): i for i in RollupStore(self.aws.dynamodb, self.aws.table_name).all_items()
                 if str(i["pk"]).startswith("ROLLUP#")}
 
     def drift(self) -> list[Any]:

@@ -76,7 +76,7 @@ def rebuild(store: RollupStore, period_id: str | None = None) -> RebuildReport:
     """Scan the table once (a maintenance job, not a request path) and report the drift."""
     raw: list[dict[str, Any]] = []
     stored: dict[tuple[str, str], dict[str, Any]] = {}
-    for item in store.scan():
+    for item in store.all_items():
         if item.get("type") in ("response", "ticket"):
             raw.append(item)
         elif is_rollup_partition(str(item.get("pk", ""))):

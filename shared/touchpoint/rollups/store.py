@@ -100,7 +100,7 @@ class RollupStore:
             )
 
     # ----------------------------------------------------------------------------- rebuild
-    def scan(self) -> Iterator[dict[str, Any]]:
+    def all_items(self) -> Iterator[dict[str, Any]]:
         """Every item of the table as plain values (a maintenance job, never a request path)."""
         for item in scan_all(self._client, TableName=self._table):
             yield from_item(item)
