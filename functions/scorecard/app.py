@@ -1,5 +1,6 @@
 """ScorecardFunction: the scheduled CX and CS scorecard email (EventBridge Scheduler) and
-``GET /v1/scorecards/{period}``. Wiring only; the work is done by ``touchpoint.scorecards``."""
+``GET /v1/scorecards/{period}``. Wiring only; the work is done by ``touchpoint.scorecards`` with what
+``touchpoint.runtime`` builds."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from touchpoint import runtime
-from touchpoint.errors import ApiError
-from touchpoint.periods import is_period, last_complete_period
-from touchpoint.platform.http import capped, install_error_handlers, json_response
+from touchpoint.periods import last_complete_period
+from touchpoint.platform.http import answers, capped, install_error_handlers, json_response
 from touchpoint.platform.settings import ScorecardSettings
+from touchpoint.scorecards.models import ScheduleInput, Scorecard
 
 logger = Logger(service="scorecard")
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -21,22 +22,19 @@ install_error_handlers(app, logger)
 runtime.cold_start(ScorecardSettings)
 
 
-@app.get("/v1/scorecards/<period>", summary="The CX and CS scorecard of a period", tags=["scorecards"])
+@app.get("/v1/scorecards/<period>", summary="The CX and CS scorecard of a period", tags=["scorecards"],
+         responses=answers({200: (Scorecard, "Computed from the rollups now")}, [422]))
 def get_scorecard(period: str):
-    if not is_period(period):
-        raise ApiError(422, "invalid_period", "Use an ISO week like 2026-W47 or a month like 2026-11", "period")
-    return json_response(200, runtime.scorecard(period))
+    return json_response(200, Scorecard.model_validate(runtime.scorecard(period)))
 
 
 def run_schedule(event: dict[str, Any]) -> dict[str, Any]:
     """A Scheduler invocation: the event is the schedule's Input, e.g. {"granularity": "week"}, or an
     explicit {"period": "2026-W47"} for a re-run. Sends the email at most once per period."""
-    settings = runtime.settings()
-    period = event.get("period") or last_complete_period(event.get("granularity") or settings.scorecard_granularity,
-                                                         datetime.now(UTC))
-    if not is_period(str(period)):
-        raise ValueError(f"not a period: {period!r}")
-    scorecard = runtime.scorecard(str(period))
+    schedule = ScheduleInput.model_validate(event)
+    period = schedule.period or last_complete_period(schedule.granularity or runtime.settings().scorecard_granularity,
+                                                     datetime.now(UTC))
+    scorecard = runtime.scorecard(period)
     delivery = runtime.deliver(scorecard)
     logger.info("scorecard run", extra={"period": period, "delivery": delivery.status})
     return {**scorecard, "delivery": delivery.as_dict()}

@@ -1,40 +1,44 @@
-"""SurveyIntakeFunction: survey links, pages, answers and imports (SPEC §3). Routes only; the work is
-done by ``touchpoint.surveys``."""
+"""SurveyIntakeFunction: survey links, pages, answers and imports, erasure, the catalog and the
+OpenAPI document. Powertools wiring only: each route calls one domain function of
+``touchpoint.surveys`` / ``touchpoint.customers`` with what ``touchpoint.runtime`` builds."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Annotated
-from urllib.parse import parse_qs
+from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 from touchpoint import runtime
-from touchpoint.errors import ApiError
+from touchpoint.catalog import Touchpoint
+from touchpoint.customers.erasure import erase_customer as erase
+from touchpoint.customers.models import ErasureResult
 from touchpoint.platform.http import (
+    answers,
     capped,
     html_response,
     install_error_handlers,
     json_response,
     request_base_url,
     text_body,
-    validation_error,
 )
 from touchpoint.platform.settings import SurveyIntakeSettings
 from touchpoint.surveys import intake as surveys
-from touchpoint.surveys.models import ImportedResponse, LinkRequest, SurveyAnswer
+from touchpoint.surveys.models import AnswerRecorded, ImportedResponse, ImportResult, LinkCreated, LinkRequest
 from touchpoint.surveys.pages import render_thanks
 
 logger = Logger(service="survey-intake")
 app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app, logger)
 runtime.cold_start(SurveyIntakeSettings)
+
+# A mailer that retries POST /v1/links within the hour gets the very same link back, not a second
+# survey for the same customer (Powertools idempotency on the request body, IdempotencyTable).
+LINK_RETRY_WINDOW_SECONDS = 3600
 
 
 def _now() -> datetime:
@@ -45,17 +49,13 @@ def _base_url() -> str:
     return request_base_url(app.current_event, runtime.settings().public_base_url)
 
 
-# A mailer that retries POST /v1/links within the hour gets the very same link back, not a second
-# survey for the same customer (Powertools idempotency on the request body, IdempotencyTable).
-LINK_RETRY_WINDOW_SECONDS = 3600
-
-
-def _mint(request: LinkRequest, base_url: str) -> dict:
-    return surveys.mint_link(request, runtime.catalog(), runtime.key_ring(), base_url, _now())
+def _mint(request: LinkRequest, base_url: str) -> dict[str, Any]:
+    # Plain JSON, so the idempotency record stores it as it is.
+    return surveys.mint_link(request, runtime.catalog(), runtime.key_ring(), base_url, _now()).model_dump(mode="json")
 
 
 @lru_cache(maxsize=1)
-def _idempotent_mint() -> Callable[..., dict]:
+def _idempotent_mint() -> Callable[..., dict[str, Any]]:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
     config = IdempotencyConfig(expires_after_seconds=LINK_RETRY_WINDOW_SECONDS)
@@ -64,21 +64,26 @@ def _idempotent_mint() -> Callable[..., dict]:
                                config=config)(_mint)
 
 
-@app.post("/v1/links", summary="Mint a signed survey link", tags=["surveys"])
+@app.post("/v1/links", summary="Mint a signed survey link", tags=["surveys"],
+          responses=answers({201: (LinkCreated, "The link; a retry of the same body within an hour gets the same")},
+                            [400, 413, 422]))
 def create_link(request: Annotated[LinkRequest, Body()]):
-    link = _idempotent_mint()(request=request, base_url=_base_url())
-    return json_response(201, link)
+    return json_response(201, LinkCreated.model_validate(_idempotent_mint()(request=request, base_url=_base_url())))
 
 
-@app.get("/s/<token>", summary="The survey page (never writes)", tags=["surveys"])
+@app.get("/s/<token>", summary="The survey page (never writes)", tags=["surveys"],
+         responses=answers({200: (None, "The survey page, in HTML")}, [403, 410]))
 def show_survey(token: str, score: Annotated[str | None, Query()] = None):
-    page = surveys.survey_page(token, score, runtime.catalog(), runtime.key_ring(), _now())
-    return html_response(200, page)
+    return html_response(200, surveys.survey_page(token, score, runtime.catalog(), runtime.key_ring(), _now()))
 
 
-@app.post("/s/<token>", summary="Answer a survey (form or JSON)", tags=["surveys"])
+@app.post("/s/<token>", summary="Answer a survey (form or JSON)", tags=["surveys"],
+          responses=answers({201: (AnswerRecorded, "The first answer to this link (HTML thank-you page for a form)"),
+                             200: (AnswerRecorded, "An answer that replaced the earlier one")},
+                            [400, 403, 410, 413, 422], html=[200, 201]))
 def answer_survey(token: str):
-    is_form, answer = _read_answer()
+    event = app.current_event
+    is_form, answer = surveys.read_answer(event.headers.get("content-type") or "", text_body(event))
     created, record = surveys.submit_answer(
         token, answer, runtime.catalog(), runtime.key_ring(), runtime.response_store(), _now(), is_form=is_form
     )
@@ -86,57 +91,30 @@ def answer_survey(token: str):
     if is_form:
         return html_response(status, render_thanks(runtime.catalog().brand, answer.score, answer.comment,
                                                    updated=not created))
-    return json_response(status, {"survey_id": record["survey_id"], "status": "created" if created else "updated",
-                                  "score": record["score"], "submitted_at": record["submitted_at"]})
+    return json_response(status, surveys.answer_recorded(created, record))
 
 
-def _read_answer() -> tuple[bool, SurveyAnswer]:
-    """The answer from a form post or a JSON body; unparseable is 400, invalid is 422."""
-    event = app.current_event
-    content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
-    raw = text_body(event)
-    is_form = content_type == "application/x-www-form-urlencoded"
-    if is_form:
-        fields = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
-        fields["comment"] = fields.get("comment", "").strip() or None
-        data: object = fields
-    elif content_type in ("", "application/json") or content_type.endswith("+json"):
-        try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError):
-            raise ApiError(400, "invalid_json", "The body is not valid JSON", None) from None
-        if not isinstance(data, dict):
-            raise ApiError(422, "invalid_field", "The body must be a JSON object {score, comment?}", None)
-    else:
-        raise ApiError(400, "unsupported_content_type",
-                       "Send application/x-www-form-urlencoded or application/json", None)
-    try:
-        return is_form, SurveyAnswer.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error(exc.errors()) from None
-
-
-@app.post("/v1/responses", summary="Import responses (one object or a list of up to 100)", tags=["surveys"])
+@app.post("/v1/responses", summary="Import responses (one object or a list of up to 100)", tags=["surveys"],
+          responses=answers({201: (ImportResult, "At least one response was created"),
+                             200: (ImportResult, "Every response was imported before (duplicates)")},
+                            [400, 413, 422]))
 def import_responses(body: Annotated[ImportedResponse | list[ImportedResponse], Body()]):
-    # A plain list (not an Annotated one) so Powertools keeps a JSON array whole; size is checked below.
-    items = body if isinstance(body, list) else [body]
-    results = surveys.import_responses(items, runtime.catalog(), runtime.response_store(), _now())
-    created = sum(1 for r in results if r["status"] == "created")
-    payload = {"created": created, "duplicates": len(results) - created, "results": results}
-    return json_response(201 if created else 200, payload)
+    # A plain list (not an Annotated one) so Powertools keeps a JSON array whole; size is checked by the domain.
+    result = surveys.import_responses(body if isinstance(body, list) else [body], runtime.catalog(),
+                                      runtime.response_store(), _now())
+    return json_response(201 if result.created else 200, result)
 
 
-@app.delete("/v1/customers/<customer_id>", summary="Erase every record of a customer", tags=["customers"])
+@app.delete("/v1/customers/<customer_id>", summary="Erase every record of a customer", tags=["customers"],
+            responses=answers({200: (ErasureResult, "Deleted; the rollups follow through the stream")}))
 def erase_customer(customer_id: str):
-    from touchpoint.customers.erasure import erase_customer as erase
-
-    deleted = erase(runtime.customer_store(), customer_id)
-    return json_response(200, {"customer_id": customer_id, "deleted_records": deleted})
+    return json_response(200, erase(runtime.customer_store(), customer_id))
 
 
-@app.get("/v1/touchpoints", summary="The active touchpoint catalog", tags=["catalog"])
+@app.get("/v1/touchpoints", summary="The active touchpoint catalog", tags=["catalog"],
+         responses=answers({200: (list[Touchpoint], "Every touchpoint of the catalog in journey order")}))
 def list_touchpoints():
-    return json_response(200, runtime.catalog().public())
+    return json_response(200, list(runtime.catalog().touchpoints))
 
 
 @app.get("/openapi.json", summary="This OpenAPI document", include_in_schema=False)

@@ -1,8 +1,23 @@
-"""The one error type the HTTP layer knows: it renders as the SPEC §3 body and writes nothing."""
+"""The one error type the domain raises and the HTTP layer maps (in one place, platform/http.py) to
+the error body every route answers with: ``{"error": {"code", "message", "field"}}``."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine code, e.g. score_out_of_range")
+    message: str = Field(description="What went wrong, for a person")
+    field: str | None = Field(description="The offending field (dotted, [i] for list items), or null")
+
+
+class ErrorBody(BaseModel):
+    """Every refusal, whatever the route: nothing was written."""
+
+    error: ErrorDetail
 
 
 class ApiError(Exception):

@@ -10,7 +10,7 @@ import pytest
 from touchpoint.catalog import load_catalog
 from touchpoint.errors import ApiError
 from touchpoint.surveys.intake import import_responses, mint_link, submit_answer
-from touchpoint.surveys.models import ImportedResponse, LinkRequest, SurveyAnswer
+from touchpoint.surveys.models import ImportedResponse, LinkCreated, LinkRequest, SurveyAnswer
 from touchpoint.surveys.tokens import KeyRing, verify_token
 
 NOW = datetime(2026, 11, 22, 12, 30, 15, 123456, tzinfo=UTC)
@@ -59,7 +59,7 @@ def imported(**changes: Any) -> ImportedResponse:
     return ImportedResponse(**{**base, **changes})
 
 
-def link(**changes: Any) -> dict:
+def link(**changes: Any) -> LinkCreated:
     return mint_link(LinkRequest(**{"customer_id": "cust-1", "touchpoint": "shipping", **changes}), CATALOG, RING,
                      BASE, NOW)
 
@@ -68,20 +68,20 @@ def link(**changes: Any) -> dict:
 def test_link_metric_defaults_to_the_touchpoint_default() -> None:
     for touchpoint, default in (("shipping", "csat"), ("checkout", "ces"), ("relationship", "nps")):
         minted = link(touchpoint=touchpoint)
-        assert minted["metric"] == default
-        assert verify_token(RING, minted["token"], NOW).metric == default
+        assert minted.metric == default
+        assert verify_token(RING, minted.token, NOW).metric == default
 
 
 def test_link_metric_can_be_chosen() -> None:
     minted = link(touchpoint="shipping", metric="nps")
-    assert verify_token(RING, minted["token"], NOW).metric == "nps"
+    assert verify_token(RING, minted.token, NOW).metric == "nps"
 
 
 def test_link_url_expiry_and_claims() -> None:
     minted = link(order_id="order-1", ttl_days=7, properties={"sku": "A-1"})
-    assert minted["url"] == f"{BASE}/s/{minted['token']}"
-    assert minted["expires_at"] == "2026-11-29T12:30:15.000Z"
-    claims = verify_token(RING, minted["token"], NOW)
+    assert minted.url == f"{BASE}/s/{minted.token}"
+    assert minted.expires_at == "2026-11-29T12:30:15.000Z"
+    claims = verify_token(RING, minted.token, NOW)
     assert (claims.customer_id, claims.touchpoint, claims.order_id) == ("cust-1", "shipping", "order-1")
     assert claims.properties == {"sku": "A-1"}
     assert claims.expires_at == datetime(2026, 11, 29, 12, 30, 15, tzinfo=UTC)
@@ -89,7 +89,7 @@ def test_link_url_expiry_and_claims() -> None:
 
 def test_link_url_has_no_double_slash_with_a_trailing_slash_base() -> None:
     minted = mint_link(LinkRequest(customer_id="c", touchpoint="shipping"), CATALOG, RING, BASE + "/", NOW)
-    assert minted["url"] == f"{BASE}/s/{minted['token']}"
+    assert minted.url == f"{BASE}/s/{minted.token}"
 
 
 def test_link_for_unknown_touchpoint_is_422() -> None:
@@ -98,14 +98,14 @@ def test_link_for_unknown_touchpoint_is_422() -> None:
 
 
 def test_links_for_the_same_order_are_the_same_survey() -> None:
-    assert link(order_id="o-1")["survey_id"] == link(order_id="o-1")["survey_id"]
-    assert link()["survey_id"] != link()["survey_id"]
+    assert link(order_id="o-1").survey_id == link(order_id="o-1").survey_id
+    assert link().survey_id != link().survey_id
 
 
 # Answers -----------------------------------------------------------------------------------------
 def test_answer_creates_then_replaces_one_record() -> None:
     store = FakeStore()
-    token = link(touchpoint="relationship")["token"]
+    token = link(touchpoint="relationship").token
     created, record = submit_answer(token, SurveyAnswer(score=3, comment="meh"), CATALOG, RING, store, NOW)
     assert created is True
     assert record["score"] == 3 and record["metric"] == "nps" and record["source"] == "link"
@@ -122,7 +122,7 @@ def test_answer_creates_then_replaces_one_record() -> None:
 
 def test_answer_record_carries_the_link_claims() -> None:
     store = FakeStore()
-    token = link(order_id="order-5", properties={"store": "north"})["token"]
+    token = link(order_id="order-5", properties={"store": "north"}).token
     _, record = submit_answer(token, SurveyAnswer(score=5), CATALOG, RING, store, NOW)
     assert record["customer_id"] == "cust-1"
     assert record["order_id"] == "order-5"
@@ -138,7 +138,7 @@ def test_answer_record_carries_the_link_claims() -> None:
 ])
 def test_answer_out_of_range_is_422_and_writes_nothing(touchpoint: str, bad_scores: list[int]) -> None:
     store = FakeStore()
-    token = link(touchpoint=touchpoint)["token"]
+    token = link(touchpoint=touchpoint).token
     for score in bad_scores:
         error = refused(submit_answer, token, SurveyAnswer(score=score), CATALOG, RING, store, NOW)
         assert (error.status, error.code, error.field) == (422, "score_out_of_range", "score")
@@ -147,7 +147,7 @@ def test_answer_out_of_range_is_422_and_writes_nothing(touchpoint: str, bad_scor
 
 def test_answer_with_expired_or_forged_token_writes_nothing() -> None:
     store = FakeStore()
-    token = link(ttl_days=1)["token"]
+    token = link(ttl_days=1).token
     error = refused(submit_answer, token, SurveyAnswer(score=5), CATALOG, RING, store, NOW + timedelta(days=2))
     assert error.status == 410
     forged = token[:-1] + ("A" if token[-1] != "A" else "B")
@@ -158,7 +158,7 @@ def test_answer_with_expired_or_forged_token_writes_nothing() -> None:
 
 def test_answer_for_a_touchpoint_gone_from_the_catalog_is_closed() -> None:
     store = FakeStore()
-    token = link(touchpoint="shipping")["token"]
+    token = link(touchpoint="shipping").token
     error = refused(submit_answer, token, SurveyAnswer(score=5), load_catalog("saas"), RING, store, NOW)
     assert (error.status, error.code) == (410, "survey_closed")
     assert store.writes == 0
@@ -189,7 +189,7 @@ def test_import_future_submitted_at_is_422_and_writes_nothing() -> None:
 def test_import_allows_small_clock_skew() -> None:
     store = FakeStore()
     results = import_responses([imported(submitted_at=NOW + timedelta(minutes=4))], CATALOG, store, NOW)
-    assert results[0]["status"] == "created"
+    assert results.results[0].status == "created"
 
 
 @pytest.mark.parametrize(("bad", "field", "code"), [
@@ -211,17 +211,18 @@ def test_import_batch_size_is_1_to_100() -> None:
         error = refused(import_responses, [imported()] * size, CATALOG, store, NOW)
         assert error.status == 422
     assert store.writes == 0
-    assert len(import_responses([imported()] * 100, CATALOG, store, NOW)) == 100
+    assert import_responses([imported()] * 100, CATALOG, store, NOW).created == 100
 
 
 def test_import_is_idempotent_on_response_id() -> None:
     store = FakeStore()
     first = import_responses([imported(response_id="zendesk-1", score=2)], CATALOG, store, NOW)
     again = import_responses([imported(response_id="zendesk-1", score=5)], CATALOG, store, NOW)
-    assert first[0]["status"] == "created" and again[0]["status"] == "duplicate"
-    assert first[0]["survey_id"] == again[0]["survey_id"]
+    assert first.results[0].status == "created" and again.results[0].status == "duplicate"
+    assert (first.created, first.duplicates, again.created, again.duplicates) == (1, 0, 0, 1)
+    assert first.results[0].survey_id == again.results[0].survey_id
     assert len(store.items) == 1
-    assert store.items[first[0]["survey_id"]]["score"] == 2  # first import wins
+    assert store.items[first.results[0].survey_id]["score"] == 2  # first import wins
 
 
 def test_import_without_response_id_always_creates() -> None:
@@ -234,7 +235,7 @@ def test_import_keeps_submitted_at_in_utc_and_the_given_metric() -> None:
     store = FakeStore()
     item = imported(touchpoint="shipping", metric="nps", score=9, submitted_at="2025-06-01T23:30:00-02:00")
     result = import_responses([item], CATALOG, store, NOW)
-    record = store.items[result[0]["survey_id"]]
+    record = store.items[result.results[0].survey_id]
     assert record["submitted_at"] == "2025-06-02T01:30:00.000Z"
     assert record["metric"] == "nps"  # the metric sent, not the touchpoint's default
     assert record["source"] == "import"
@@ -254,7 +255,7 @@ def test_nps_answer_is_tied_to_the_latest_ticket_solved_in_the_30_days_before() 
         ticket("later", NOW + timedelta(days=1), fcr=True),
         ticket("other", NOW - timedelta(days=1), fcr=True, customer_id="cust-2"),
     ])
-    token = link(touchpoint="relationship")["token"]
+    token = link(touchpoint="relationship").token
     _, record = submit_answer(token, SurveyAnswer(score=9), CATALOG, RING, store, NOW)
     assert record["s2e_ticket"] == "zendesk#t2"
     assert record["s2e_fcr"] is False
@@ -262,11 +263,11 @@ def test_nps_answer_is_tied_to_the_latest_ticket_solved_in_the_30_days_before() 
 
 def test_answers_without_a_recent_ticket_or_not_nps_are_not_tied() -> None:
     store = FakeStore([ticket("old", NOW - timedelta(days=31), fcr=True)])
-    _, record = submit_answer(link(touchpoint="relationship")["token"], SurveyAnswer(score=9), CATALOG, RING, store,
+    _, record = submit_answer(link(touchpoint="relationship").token, SurveyAnswer(score=9), CATALOG, RING, store,
                               NOW)
     assert "s2e_ticket" not in record
     store = FakeStore([ticket("t1", NOW - timedelta(days=1), fcr=True)])
-    _, record = submit_answer(link(touchpoint="shipping")["token"], SurveyAnswer(score=5), CATALOG, RING, store, NOW)
+    _, record = submit_answer(link(touchpoint="shipping").token, SurveyAnswer(score=5), CATALOG, RING, store, NOW)
     assert "s2e_ticket" not in record
 
 
@@ -274,4 +275,4 @@ def test_imported_nps_history_is_tied_by_its_own_submitted_at() -> None:
     store = FakeStore([ticket("t1", datetime(2026, 3, 1, tzinfo=UTC), fcr=True)])
     result = import_responses([imported(metric="nps", score=10, submitted_at="2026-03-05T00:00:00Z")], CATALOG, store,
                               NOW)
-    assert store.items[result[0]["survey_id"]]["s2e_ticket"] == "zendesk#t1"
+    assert store.items[result.results[0].survey_id]["s2e_ticket"] == "zendesk#t1"

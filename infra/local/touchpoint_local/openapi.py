@@ -1,6 +1,6 @@
 """The OpenAPI document of every HTTP route in template.yaml, merged from each function's Powertools
-resolver (Powertools' OpenAPIMerge), with the SPEC error body and the admin auth of each route taken
-from the template. Generated here, shipped as ``shared/touchpoint/openapi.json`` and served by
+resolver (Powertools' OpenAPIMerge), each route with the answers it declares and the admin auth of
+each route taken from the template. Generated here, shipped as ``shared/touchpoint/openapi.json`` and served by
 ``GET /openapi.json``; a test fails when the shipped file is stale (`touchpoint openapi` rewrites it)."""
 
 from __future__ import annotations
@@ -12,19 +12,10 @@ from typing import Any
 
 from .template import read_stack
 
-ERROR_SCHEMA = {
-    "type": "object", "required": ["error"], "additionalProperties": False,
-    "properties": {"error": {
-        "type": "object", "required": ["code", "message", "field"], "additionalProperties": False,
-        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                       "field": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
-    }},
-}
-ERROR_STATUSES = {
-    "400": "Unparseable body", "401": "Bad or missing signature, or no admin credentials", "403": "Tampered token",
-    "404": "Unknown route or resource", "410": "Expired survey link", "413": "Body over 64 KiB",
-    "422": "Valid JSON with invalid content",
-}
+# On AWS an admin route without valid SigV4 is refused by API Gateway itself, with its own body.
+IAM_REFUSAL = {"description": "IAM refused the request (on AWS; API Gateway's own body)",
+               "content": {"application/json": {"schema": {"type": "object",
+                                                            "properties": {"message": {"type": "string"}}}}}}
 PLACEHOLDER_ENV = {"TABLE_NAME": "openapi", "TOKEN_KEYS_SECRET": "openapi", "WEBHOOK_SECRETS_SECRET": "openapi",
                    "EVENT_BUS_NAME": "openapi", "IDEMPOTENCY_TABLE_NAME": "openapi"}
 
@@ -52,25 +43,32 @@ def build_openapi(root: Path) -> dict[str, Any]:
 
 
 def _finish(schema: dict[str, Any], admin_routes: set[tuple[str, str]]) -> dict[str, Any]:
+    """Each route documents its own answers (``touchpoint.platform.http.answers``); here the admin
+    routes get their auth and its refusals, and Powertools' generic 422 is dropped where a route
+    never returns one (it adds it to every operation)."""
     components = schema.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
-    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
-        schemas.pop(name, None)
-    schemas["Error"] = ERROR_SCHEMA
     components["securitySchemes"] = {
         "awsIam": {"type": "apiKey", "in": "header", "name": "Authorization",
                    "description": "SigV4-signed request (IAM auth on AWS)"},
         "localApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key",
                         "description": "The admin_api_key of infra/local/secrets.json (touchpoint local)"},
     }
-    error_ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    error_ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
-            for status, description in ERROR_STATUSES.items():
-                responses[status] = {"description": description, **error_ref}
+            generic = responses.get("422", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            if generic.get("$ref", "").endswith("/HTTPValidationError"):
+                del responses["422"]
             if (method, path) in admin_routes:
                 operation["security"] = [{"awsIam": []}, {"localApiKey": []}]
+                responses["401"] = {"description": "No or wrong x-api-key (the local stack)", **error_ref}
+                responses["403"] = IAM_REFUSAL
+    used = json.dumps(schema.get("paths", {}))
+    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        if f"/{name}\"" not in used:
+            schemas.pop(name, None)
     return schema
 
 

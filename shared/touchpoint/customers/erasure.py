@@ -3,11 +3,12 @@ follow through the stream: each deleted record's REMOVE subtracts exactly what i
 
 from __future__ import annotations
 
+from touchpoint.customers.models import ErasureResult
 from touchpoint.customers.store import CustomerStore
 
 
-def erase_customer(store: CustomerStore, customer_id: str) -> int:
-    """Delete every record of the customer; returns how many were deleted."""
+def erase_customer(store: CustomerStore, customer_id: str) -> ErasureResult:
+    """Delete every record of the customer; says how many were deleted."""
     keys = store.keys_of(customer_id)
     store.delete(keys)
-    return len(keys)
+    return ErasureResult(customer_id=customer_id, deleted_records=len(keys))

@@ -1,29 +1,67 @@
-"""What every HTTP function shares: the 64 KiB body cap, the SPEC §3 error body for every failure
-(including Powertools validation errors and unknown routes), and JSON responses."""
+"""What every HTTP function shares: the 64 KiB body cap, the error body for every failure (including
+Powertools validation errors and unknown routes: domain exceptions are mapped here, in one place),
+JSON responses from Pydantic models, and the OpenAPI description of each route's real answers."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 
-from touchpoint.errors import ApiError, payload_too_large
+from touchpoint.errors import ApiError, ErrorBody, payload_too_large
 
 MAX_BODY_BYTES = 64 * 1024
+ERROR_MEANINGS = {
+    400: "Unparseable body (not JSON, not UTF-8, wrong content type)",
+    401: "Bad, stale or missing signature, or no admin credentials",
+    403: "Tampered or unknown survey link",
+    404: "No such resource",
+    410: "Expired or closed survey link",
+    413: "Body over 64 KiB",
+    422: "Valid JSON with invalid content (out of range, unknown touchpoint or provider, wrong metric)",
+}
+HTML_CONTENT = {"text/html": {"schema": {"type": "string"}}}
+
+
+def _jsonable(body: Any) -> Any:
+    if isinstance(body, BaseModel):
+        return body.model_dump(mode="json")
+    if isinstance(body, list):
+        return [_jsonable(item) for item in body]
+    return body
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response from a Pydantic model (or a list of them, or plain JSON values)."""
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
-        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        body=json.dumps(_jsonable(body), ensure_ascii=False, separators=(",", ":")),
         headers={"Cache-Control": "no-store", **(headers or {})},
     )
+
+
+def answers(ok: dict[int, tuple[Any, str]], errors: Iterable[int] = (), *, html: Iterable[int] = ()) -> dict:
+    """The ``responses`` of a route for its OpenAPI operation: each success status with its model (or
+    ``None`` for an HTML-only page) and description, then the error statuses it really returns, each
+    with the error body. ``html`` lists the success statuses that may also answer with an HTML page."""
+    html = set(html)
+    documented: dict[int, dict[str, Any]] = {}
+    for status, (model, description) in ok.items():
+        content: dict[str, Any] = {"application/json": {"model": model}} if model is not None else {}
+        if status in html or model is None:
+            content.update(HTML_CONTENT)
+        documented[status] = {"description": description, "content": content}
+    for status in errors:
+        documented[status] = {"description": ERROR_MEANINGS[status],
+                              "content": {"application/json": {"model": ErrorBody}}}
+    return documented
 
 
 def html_response(status: int, html: str) -> Response:

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from touchpoint.catalog import Catalog
+from touchpoint.errors import ApiError
 from touchpoint.metrics import (
     CHANNEL_ORDER,
     SURVEY_METRICS,
@@ -29,7 +30,7 @@ from touchpoint.metrics import (
     score_counts,
     ticket_metrics,
 )
-from touchpoint.periods import bounds, days
+from touchpoint.periods import bounds, days, is_period
 from touchpoint.periods import previous as previous_period
 from touchpoint.platform.table import CHANNEL_ROLLUP_PREFIX, TOUCHPOINT_ROLLUP_PREFIX, day_partition
 
@@ -197,6 +198,8 @@ def _comment(comment: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]:
 def compute_scorecard(reader: RollupSource, catalog: Any, period_id: str, *, targets: Targets | None = None,
                       min_sample: int = 30) -> dict[str, Any]:
     """This period's scorecard with the previous period beside it, from rollups only."""
+    if not is_period(period_id):
+        raise ApiError(422, "invalid_period", "Use an ISO week like 2026-W47 or a month like 2026-11", "period")
     before = previous_period(period_id)
     periods = {p: reader.customer_counters(p) for p in (period_id, before, previous_period(before))}
     earlier = build_scorecard(before, reader.day_items(before), periods, catalog, targets=targets,

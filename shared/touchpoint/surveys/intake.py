@@ -7,17 +7,31 @@ routes. Every check happens before the single write, so rejected input never wri
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+from urllib.parse import parse_qs
+
+from pydantic import ValidationError
 
 from touchpoint.catalog import Catalog, Touchpoint
 from touchpoint.errors import ApiError, unprocessable
 from touchpoint.metrics import SCALES, SERVICE_LINK_WINDOW, scale_of
+from touchpoint.platform.http import validation_error
 from touchpoint.platform.table import response_index_key, ticket_ref
 from touchpoint.surveys import pages
-from touchpoint.surveys.models import MAX_IMPORT_BATCH, ImportedResponse, LinkRequest, SurveyAnswer
+from touchpoint.surveys.models import (
+    MAX_IMPORT_BATCH,
+    AnswerRecorded,
+    ImportedResponse,
+    ImportOutcome,
+    ImportResult,
+    LinkCreated,
+    LinkRequest,
+    SurveyAnswer,
+)
 from touchpoint.surveys.tokens import KeyRing, SurveyClaims, expiry, mint_token, survey_id_for, verify_token
 
 # A response may be dated a little ahead of our clock (the sender's clock), never further.
@@ -74,7 +88,7 @@ def check_score(metric: str, score: int, field: str = "score") -> None:
 
 
 # Links -----------------------------------------------------------------------------------------
-def mint_link(request: LinkRequest, catalog: Catalog, ring: KeyRing, base_url: str, now: datetime) -> dict:
+def mint_link(request: LinkRequest, catalog: Catalog, ring: KeyRing, base_url: str, now: datetime) -> LinkCreated:
     touchpoint = _touchpoint(catalog, request.touchpoint)
     metric = request.metric or touchpoint.metric
     claims = SurveyClaims(
@@ -87,8 +101,8 @@ def mint_link(request: LinkRequest, catalog: Catalog, ring: KeyRing, base_url: s
         properties=request.properties,
     )
     token = mint_token(ring, claims)
-    return {"token": token, "url": f"{base_url.rstrip('/')}/s/{token}", "expires_at": iso(claims.expires_at),
-            "survey_id": claims.survey_id, "touchpoint": touchpoint.id, "metric": metric}
+    return LinkCreated(token=token, url=f"{base_url.rstrip('/')}/s/{token}", expires_at=iso(claims.expires_at),
+                       survey_id=claims.survey_id, touchpoint=touchpoint.id, metric=metric)
 
 
 # The survey page -------------------------------------------------------------------------------
@@ -150,10 +164,41 @@ def submit_answer(
     return store.upsert(record), record
 
 
+def answer_recorded(created: bool, record: dict[str, Any]) -> AnswerRecorded:
+    """The JSON reply to an answer."""
+    return AnswerRecorded(survey_id=record["survey_id"], status="created" if created else "updated",
+                          score=record["score"], submitted_at=record["submitted_at"])
+
+
+def read_answer(content_type_header: str, raw: str) -> tuple[bool, SurveyAnswer]:
+    """The answer from a form post or a JSON body, and whether it came from a form; unparseable is
+    400, invalid is 422."""
+    content_type = content_type_header.split(";")[0].strip().lower()
+    is_form = content_type == "application/x-www-form-urlencoded"
+    if is_form:
+        fields = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+        fields["comment"] = fields.get("comment", "").strip() or None
+        data: object = fields
+    elif content_type in ("", "application/json") or content_type.endswith("+json"):
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise ApiError(400, "invalid_json", "The body is not valid JSON", None) from None
+        if not isinstance(data, dict):
+            raise ApiError(422, "invalid_field", "The body must be a JSON object {score, comment?}", None)
+    else:
+        raise ApiError(400, "unsupported_content_type",
+                       "Send application/x-www-form-urlencoded or application/json", None)
+    try:
+        return is_form, SurveyAnswer.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc.errors()) from None
+
+
 # Imports ---------------------------------------------------------------------------------------
 def import_responses(
     items: list[ImportedResponse], catalog: Catalog, store: ResponseWriter, now: datetime
-) -> list[dict[str, Any]]:
+) -> ImportResult:
     """Validate the whole batch first (a bad item rejects it all, writing nothing), then write each
     item once: a response_id already imported is reported as a duplicate and left as it was."""
     if not 1 <= len(items) <= MAX_IMPORT_BATCH:
@@ -183,9 +228,10 @@ def import_responses(
     results = []
     for record in records:
         created = store.insert_once(link_service_outcome(record, store))
-        results.append({"survey_id": record["survey_id"], "response_id": record.get("response_id"),
-                        "status": "created" if created else "duplicate"})
-    return results
+        results.append(ImportOutcome(survey_id=record["survey_id"], response_id=record.get("response_id"),
+                                     status="created" if created else "duplicate"))
+    created_count = sum(1 for result in results if result.status == "created")
+    return ImportResult(created=created_count, duplicates=len(results) - created_count, results=results)
 
 
 def response_record(

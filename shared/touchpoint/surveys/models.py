@@ -1,12 +1,12 @@
-"""Pydantic models of what clients send to the intake routes (the HTTP edge), with the size limits
-that README.md documents."""
+"""Pydantic models of the survey routes' edge: what clients send (with the size limits that
+docs/reference.md documents) and what the routes answer."""
 
 from __future__ import annotations
 
 import json
 import math
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
@@ -103,7 +103,7 @@ class SurveyAnswer(BaseModel):
 
     score: Score
     comment: Comment | None = None
-    # Bot signals (touchpoint.bots): a honeypot people never see, and the page's signed render time.
+    # Bot signals (touchpoint.surveys.bots): a honeypot people never see, and the page's signed render time.
     website: str | None = Field(default=None, max_length=2000)
     rendered: str | None = Field(default=None, max_length=200)
 
@@ -126,7 +126,42 @@ class ImportedResponse(BaseModel):
     def submitted_at_utc(self, now: datetime) -> datetime:
         if self.submitted_at is None:
             return now
-        # A timestamp without a zone is taken as UTC, the period zone of SPEC §5.
+        # A timestamp without a zone is taken as UTC.
         stamp = self.submitted_at if self.submitted_at.tzinfo else self.submitted_at.replace(tzinfo=UTC)
         return stamp.astimezone(UTC)
+
+
+# --- what the routes answer ----------------------------------------------------------------------------------
+class LinkCreated(BaseModel):
+    """``POST /v1/links`` 201: the survey link to put in an email."""
+
+    token: str = Field(description="The signed token; the link is <base>/s/<token>")
+    url: str
+    expires_at: str = Field(description="ISO 8601 UTC")
+    survey_id: str = Field(description="One survey per customer, touchpoint, metric and order")
+    touchpoint: str
+    metric: Metric
+
+
+class AnswerRecorded(BaseModel):
+    """``POST /s/{token}`` with JSON: 201 for the first answer, 200 when it replaced an earlier one."""
+
+    survey_id: str
+    status: Literal["created", "updated"]
+    score: int
+    submitted_at: str = Field(description="ISO 8601 UTC")
+
+
+class ImportOutcome(BaseModel):
+    survey_id: str
+    response_id: str | None
+    status: Literal["created", "duplicate"]
+
+
+class ImportResult(BaseModel):
+    """``POST /v1/responses``: 201 when anything was created, 200 when every item was a duplicate."""
+
+    created: int
+    duplicates: int
+    results: list[ImportOutcome]
 

@@ -1,11 +1,10 @@
-"""Helpdesk webhook intake (SPEC §3): verify the delivery on its raw body, map it to canonical ticket
+"""Helpdesk webhook intake: verify the delivery on its raw body, map it to canonical ticket
 events, store each distinct event once, refold the ticket, and when a ticket is solved publish
 ``TicketSolved`` with a support CSAT survey link for that customer and ticket."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -15,6 +14,7 @@ from touchpoint.surveys.intake import mint_link
 from touchpoint.surveys.models import LinkRequest
 from touchpoint.surveys.tokens import KeyRing
 from touchpoint.tickets import PROVIDERS, fold, parse_webhook, verify_signature
+from touchpoint.tickets.models import TicketTouched, TicketView, WebhookReceipt
 from touchpoint.tickets.state import TicketState
 from touchpoint.tickets.store import TicketStore
 
@@ -25,21 +25,6 @@ class EventPublisher(Protocol):
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
 
 
-@dataclass
-class WebhookOutcome:
-    applied: int = 0
-    duplicates: int = 0
-    tickets: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def status(self) -> int:
-        """202 when the delivery changed something, 200 when it was all seen before (or ignorable)."""
-        return 202 if self.applied else 200
-
-    def body(self) -> dict[str, Any]:
-        return {"applied": self.applied, "duplicates": self.duplicates, "tickets": self.tickets}
-
-
 def check_provider(provider: str) -> None:
     if provider not in PROVIDERS:
         raise ApiError(422, "unknown_provider",
@@ -48,25 +33,26 @@ def check_provider(provider: str) -> None:
 
 def receive_webhook(provider: str, headers: Mapping[str, str], raw_body: bytes, *, secret: str | None,
                     catalog: Catalog, store: TicketStore, publisher: EventPublisher, ring: KeyRing,
-                    base_url: str, now: datetime) -> WebhookOutcome:
+                    base_url: str, now: datetime) -> WebhookReceipt:
     check_provider(provider)
     if not secret:
         raise ApiError(401, "invalid_signature", f"No webhook secret is configured for {provider}", None)
     verify_signature(provider, headers, raw_body, secret, now)
     events = parse_webhook(provider, headers, raw_body, catalog, received_at=now)
-    outcome = WebhookOutcome()
+    applied = duplicates = 0
     touched: dict[tuple[str, str], None] = {}
     for event in events:
         if store.add_event(event):
-            outcome.applied += 1
+            applied += 1
         else:
-            outcome.duplicates += 1
+            duplicates += 1
         touched[(event.provider, event.ticket_id)] = None
+    tickets = []
     for provider_id, ticket_id in touched:
         state = refold(store, provider_id, ticket_id, catalog)
         publish_solve_once(store, publisher, state, catalog, ring, base_url, now)
-        outcome.tickets.append({"provider": provider_id, "ticket_id": ticket_id, "status": state.status})
-    return outcome
+        tickets.append(TicketTouched(provider=provider_id, ticket_id=ticket_id, status=state.status))
+    return WebhookReceipt(applied=applied, duplicates=duplicates, tickets=tickets)
 
 
 def refold(store: TicketStore, provider: str, ticket_id: str, catalog: Catalog) -> TicketState:
@@ -101,17 +87,17 @@ def publish_solve_once(store: TicketStore, publisher: EventPublisher, state: Tic
     publisher.publish("TicketSolved", {
         **state.to_public(),
         "touchpoint": touchpoint,
-        "survey": {"url": link["url"], "token": link["token"], "expires_at": link["expires_at"],
-                   "survey_id": link["survey_id"], "metric": "csat"},
+        "survey": {"url": link.url, "token": link.token, "expires_at": link.expires_at,
+                   "survey_id": link.survey_id, "metric": "csat"},
     })
     store.mark_survey_published(state.provider, state.ticket_id, solved_at)
     return True
 
 
-PUBLIC_TICKET_FIELDS = ("provider", "ticket_id", "customer_id", "channel", "touchpoint", "status", "created_at",
-                        "first_agent_reply_at", "solved_at", "agent_replies", "reopens", "handle_seconds", "fcr")
-
-
-def public_ticket(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The SPEC §3 ticket view of a stored state record."""
-    return {name: record.get(name) for name in PUBLIC_TICKET_FIELDS}
+def get_ticket(store: TicketStore, provider: str, ticket_id: str) -> TicketView:
+    """The normalized ticket; 404 when no event of it was ever received (or it was erased)."""
+    check_provider(provider)
+    record = store.state(provider, ticket_id)
+    if record is None:
+        raise ApiError(404, "not_found", f"No {provider} ticket {ticket_id!r}", "ticket_id")
+    return TicketView.model_validate({name: record.get(name) for name in TicketView.model_fields})
