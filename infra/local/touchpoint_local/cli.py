@@ -58,11 +58,11 @@ def _cmd_link(args: argparse.Namespace) -> int:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(link, indent=2))
+        print(link.model_dump_json(indent=2))
     else:
-        print(link["url"])
-        print(f"expires {link['expires_at']} · survey {link['survey_id']} · {link['touchpoint']} "
-              f"({link['metric']})", file=sys.stderr)
+        print(link.url)
+        print(f"expires {link.expires_at} · survey {link.survey_id} · {link.touchpoint} "
+              f"({link.metric})", file=sys.stderr)
     return 0
 
 

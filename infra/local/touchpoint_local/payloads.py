@@ -588,14 +588,7 @@ def _generic(action: TicketAction) -> tuple[dict[str, str], dict[str, Any]]:
     return {}, body
 
 
-_BUILDERS = {
-    "zendesk": _zendesk,
-    "intercom": _intercom,
-    "helpscout": _helpscout,
-    "chatwoot": _chatwoot,
-    "freshdesk": _freshdesk,
-    "generic": _generic,
-}
+_BUILDERS = dict(zip(PROVIDERS, (_zendesk, _intercom, _helpscout, _chatwoot, _freshdesk, _generic), strict=True))
 
 
 # Helpers ---------------------------------------------------------------------------------------

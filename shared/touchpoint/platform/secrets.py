@@ -7,27 +7,25 @@ from typing import Any
 from touchpoint.platform.settings import Settings
 
 
-def _secret_json(secret_id: str, max_age: int) -> Any:
+def _json_object(secret_id: str | None, variable: str, what: str, settings: Settings) -> dict[str, Any]:
+    """The secret named by ``variable`` as a JSON object (Powertools caches it for its max age)."""
     from aws_lambda_powertools.utilities import parameters
 
-    return parameters.get_secret(secret_id, transform="json", max_age=max_age)
+    if not secret_id:
+        raise RuntimeError(f"{variable} is not set: the function has no {what}")
+    value = parameters.get_secret(secret_id, transform="json", max_age=settings.secrets_max_age_seconds)
+    if not isinstance(value, dict):
+        raise RuntimeError(f"the secret of {variable} must be a JSON object of {what}")
+    return value
 
 
 def token_keys(settings: Settings) -> dict[str, str]:
     """{key id: key} of the survey-link keys; the last one listed signs."""
-    if not settings.token_keys_secret:
-        raise RuntimeError("TOKEN_KEYS_SECRET is not set: the function cannot sign or verify survey links")
-    keys = _secret_json(settings.token_keys_secret, settings.secrets_max_age_seconds)
-    if not isinstance(keys, dict):
-        raise RuntimeError("the token key secret must be a JSON object {key id: key}")
-    return keys
+    return _json_object(settings.token_keys_secret, "TOKEN_KEYS_SECRET", "survey link keys {key id: key}", settings)
 
 
 def webhook_secrets(settings: Settings) -> dict[str, str]:
     """{provider: secret}; a provider with no (or an empty) secret accepts nothing."""
-    if not settings.webhook_secrets_secret:
-        raise RuntimeError("WEBHOOK_SECRETS_SECRET is not set: webhooks cannot be verified")
-    secrets = _secret_json(settings.webhook_secrets_secret, settings.secrets_max_age_seconds)
-    if not isinstance(secrets, dict):
-        raise RuntimeError("the webhook secret must be a JSON object {provider: secret}")
+    secrets = _json_object(settings.webhook_secrets_secret, "WEBHOOK_SECRETS_SECRET",
+                           "webhook secrets {provider: secret}", settings)
     return {str(k): str(v) for k, v in secrets.items() if isinstance(v, str)}

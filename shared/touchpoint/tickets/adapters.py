@@ -132,6 +132,7 @@ from touchpoint.tickets.events import (
     MAX_ID_LENGTH,
     MAX_TAG_LENGTH,
     MAX_TAGS,
+    PROVIDERS,
     TicketEvent,
     build_event,
     generic_event_from_json,
@@ -477,14 +478,9 @@ def _with_catalog_touchpoint(delivery: _Delivery, event: TicketEvent, prefix: st
     return event
 
 
-_ADAPTERS: dict[str, Callable[[_Delivery], list[TicketEvent]]] = {
-    "zendesk": _zendesk,
-    "intercom": _intercom,
-    "helpscout": _helpscout,
-    "chatwoot": _chatwoot,
-    "freshdesk": _freshdesk,
-    "generic": _generic,
-}
+# In the order of PROVIDERS.
+_ADAPTERS: dict[str, Callable[[_Delivery], list[TicketEvent]]] = dict(zip(
+    PROVIDERS, (_zendesk, _intercom, _helpscout, _chatwoot, _freshdesk, _generic), strict=True))
 
 
 # Building events -------------------------------------------------------------------------------
