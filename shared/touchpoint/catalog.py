@@ -1,5 +1,5 @@
-"""The touchpoint catalog (SPEC §4): which touchpoints exist, their family, stage and default metric,
-and how a helpdesk ticket's tags or category map to a touchpoint.
+"""The touchpoint catalog (docs/reference.md#touchpoint-catalog): which touchpoints exist, their
+family, stage and default metric, and how a helpdesk ticket's tags or category map to a touchpoint.
 
 Presets ship as package data so the Lambda layer carries them; a custom YAML file can replace them
 (``TOUCHPOINT_CATALOG`` may name a preset or a path).

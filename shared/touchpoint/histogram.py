@@ -30,7 +30,7 @@ def representative(bucket: str) -> float:
 
 
 def nearest_rank(histogram: Mapping[str, int], q: float) -> float | None:
-    """The ⌈q·n⌉-th smallest value (SPEC §5 nearest rank), from bucket counts; None when empty."""
+    """The ⌈q·n⌉-th smallest value (nearest rank, docs/reference.md#metrics), from bucket counts; None when empty."""
     total = sum(count for count in histogram.values() if count > 0)
     if total == 0:
         return None

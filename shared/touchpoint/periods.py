@@ -1,4 +1,5 @@
-"""Reporting periods of SPEC §5: ISO weeks (``2026-W47``, Monday–Sunday) and months (``2026-11``), UTC."""
+"""Reporting periods (docs/reference.md#periods): ISO weeks (``2026-W47``, Monday–Sunday) and months
+(``2026-11``), UTC."""
 
 from __future__ import annotations
 

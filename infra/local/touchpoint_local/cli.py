@@ -1,4 +1,4 @@
-"""The ``touchpoint`` command line (SPEC §7)."""
+"""The ``touchpoint`` command line (docs/reference.md#command-line)."""
 
 from __future__ import annotations
 

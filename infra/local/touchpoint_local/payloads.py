@@ -34,7 +34,7 @@ chatwoot   conversation_created, message_created (incoming /     all but ``close
            outgoing), conversation_status_changed                 reopenable, hence ``solved``)
 freshdesk  the documented automation body, plus ``occurred_at``   all six
            and ``event_id``
-generic    the canonical event (SPEC §3)                          all six
+generic    the canonical event (docs/reference.md)                          all six
 =========  =====================================================  ==========================================
 
 ``delivery`` raises ``ValueError`` for a pair outside ``SUPPORTED``.
@@ -107,7 +107,7 @@ SUPPORTED: dict[str, set[str]] = {
     "generic": set(ALL_KINDS),
 }
 
-# provider -> {SPEC channel: the provider's name for it}; a SPEC channel missing here is a fallback.
+# provider -> {canonical channel: the provider's name for it}; a canonical channel missing here is a fallback.
 _ZENDESK_VIA = {"email": "email", "phone": "voice", "chat": "native_messaging", "social": "facebook",
                 "web": "web", "other": "api"}
 _ZENDESK_TRIGGER_VIA = {"email": "Mail", "phone": "Phone call (inbound)", "chat": "Chat",
@@ -155,7 +155,7 @@ class TicketAction:
     occurred_at: datetime    # aware UTC
     customer_email: str
     customer_external_id: str | None
-    channel: str             # a SPEC channel: phone, email, chat, social, in_person, web, other
+    channel: str             # a canonical channel: phone, email, chat, social, in_person, web, other
     handle_seconds: int | None = None
     tags: tuple[str, ...] = ()
     sequence: int = 0        # per-ticket counter, to make provider ids unique

@@ -106,7 +106,7 @@ def _field_of(location: tuple[Any, ...]) -> str | None:
 
 
 def validation_error(errors: Sequence[Any], body: Any = None) -> ApiError:
-    """Pydantic or Powertools validation failures as SPEC errors: unparseable JSON is 400, else 422.
+    """Pydantic or Powertools validation failures as the error body: unparseable JSON is 400, else 422.
     For a body that may be one object or a list, report the error of the branch the client sent."""
     errors = list(errors)
     if isinstance(body, list | dict):

@@ -84,7 +84,7 @@ def _ticket(record: Mapping[str, Any], out: Counter[RollupKey]) -> None:
 
 def activity(record: Mapping[str, Any] | None) -> Counter[tuple[str, str]]:
     """(customer, period) -> how many of the customer's records make them active in that period:
-    a response by its submitted_at, a ticket by its created_at (SPEC §5 "active")."""
+    a response by its submitted_at, a ticket by its created_at (docs/reference.md#metrics, "active")."""
     out: Counter[tuple[str, str]] = Counter()
     if not record or not record.get("customer_id") or not counts_in_metrics(record):
         return out

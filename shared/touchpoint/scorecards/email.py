@@ -1,4 +1,5 @@
-"""The scorecard email of SPEC §6: plain text + HTML alternatives and the scorecard as a CSV attachment.
+"""The scorecard email (docs/reference.md#the-scorecard-email-and-csv): plain text + HTML alternatives
+and the scorecard as a CSV attachment.
 
 Pure: builds an ``email.message.EmailMessage`` (policy SMTP, CRLF line ends) that the caller hands to
 SES as a raw message. The HTML is built for mail clients, not browsers: inline styles only, layout and

@@ -1,4 +1,4 @@
-"""Survey intake (SPEC §3): minting links, rendering the survey page, recording answers and imports.
+"""Survey intake (docs/reference.md): minting links, rendering the survey page, recording answers and imports.
 
 Pure functions over the catalog, the key ring and a ``ResponseStore``; the handler only wires them to
 routes. Every check happens before the single write, so rejected input never writes.

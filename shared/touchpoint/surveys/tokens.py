@@ -1,4 +1,4 @@
-"""Signed survey tokens (SPEC §3).
+"""Signed survey tokens (docs/reference.md).
 
 A token is ``base64url(payload) "." base64url(HMAC-SHA256(key, payload))``. The payload is compact
 JSON carrying the key id, so keys rotate without breaking links already in inboxes: the newest key

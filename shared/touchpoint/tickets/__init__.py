@@ -1,6 +1,6 @@
 """The ticket domain, pure (no AWS, no I/O): helpdesk webhook signatures, adapters from each
-helpdesk's payloads to the canonical ticket event of SPEC §3, and the order-independent fold of a
-ticket's events into its normalised state (SPEC §3 and §5)."""
+helpdesk's payloads to the canonical ticket event of docs/reference.md, and the order-independent fold of a
+ticket's events into its normalised state (docs/reference.md)."""
 
 from touchpoint.tickets.adapters import parse_webhook
 from touchpoint.tickets.events import CHANNELS, EVENT_KINDS, PROVIDERS, TicketEvent, generic_event_from_json

@@ -1,4 +1,4 @@
-"""Helpdesk webhook bodies -> canonical ticket events (SPEC §3).
+"""Helpdesk webhook bodies -> canonical ticket events (docs/reference.md).
 
 ``parse_webhook(provider, headers, raw_body, catalog, *, received_at=None)`` returns the events a
 delivery carries: usually one, none for topics that do not concern ticket metrics (the caller then

@@ -1,4 +1,4 @@
-"""Helpdesk channel names -> the SPEC §3 channels (phone, email, chat, social, in_person, web, other).
+"""Helpdesk channel names -> the canonical channels (phone, email, chat, social, in_person, web, other).
 
 Every helpdesk names its channels differently (Zendesk ``via.channel`` and ``{{ticket.via}}``,
 Intercom ``source.type``, Help Scout conversation types, Chatwoot inbox classes such as
@@ -65,7 +65,7 @@ def normalise_channel_name(raw: str) -> str:
 
 
 def channel_for(raw: object) -> str:
-    """The SPEC channel for a provider's channel name; ``other`` when unknown or absent."""
+    """The canonical channel for a provider's channel name; ``other`` when unknown or absent."""
     if not isinstance(raw, str):
         return "other"
     name = normalise_channel_name(raw)

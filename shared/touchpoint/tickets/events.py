@@ -1,4 +1,5 @@
-"""The canonical ticket event of SPEC §3 (the "generic" event) that every helpdesk adapter maps to.
+"""The canonical ticket event (the "generic" event, docs/reference.md#the-canonical-ticket-event) that
+every helpdesk adapter maps to.
 
 One ``TicketEvent`` is one thing that happened to one ticket: it was created, an agent or the customer
 replied, it was solved, reopened or closed. The model is strict on purpose: the values end up in
@@ -76,7 +77,7 @@ TouchpointId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,47}$
 
 
 class TicketEvent(BaseModel):
-    """One distinct event of one ticket, in the vocabulary of SPEC §3."""
+    """One distinct event of one ticket, in the canonical vocabulary."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -124,7 +125,7 @@ def iso_utc(moment: datetime) -> str:
 
 def validation_to_api_error(exc: ValidationError, field_names: dict[str, str] | None = None,
                             prefix: str = "") -> ApiError:
-    """The first problem pydantic found, as the SPEC 422 body; ``field_names`` translates model fields
+    """The first problem pydantic found, as the 422 error body; ``field_names`` translates model fields
     back to where the sender wrote them (``ticket_id`` -> ``detail.id``)."""
     first = exc.errors(include_url=False)[0]
     location = [str(part) for part in first["loc"]]
@@ -144,7 +145,7 @@ def build_event(data: dict[str, Any], field_names: dict[str, str] | None = None,
 
 
 def generic_event_from_json(obj: Any, provider: str = "generic", prefix: str = "") -> TicketEvent:
-    """The generic webhook body (SPEC §3) as a ``TicketEvent``.
+    """The generic webhook body (docs/reference.md) as a ``TicketEvent``.
 
     Accepted fields: ``event_id, ticket_id, customer_id, channel, event, occurred_at`` (required) and
     ``touchpoint, handle_seconds, tags, category`` (optional). ``occurred_at`` is ISO 8601 with a zone

@@ -1,4 +1,4 @@
-"""Helpdesk webhook signatures, exactly as SPEC §3 "Helpdesk signatures" lays them out.
+"""Helpdesk webhook signatures, as docs/reference.md#signatures lays them out.
 
 =========  ==========================================  =====================================================
 provider   headers                                     signature

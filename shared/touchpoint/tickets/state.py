@@ -1,4 +1,4 @@
-"""A ticket's normalised state: a fold over its distinct events (SPEC §3 ticket view, §5 rules).
+"""A ticket's normalised state: a fold over its distinct events (docs/reference.md#the-normalized-ticket).
 
 Helpdesks retry deliveries and deliver out of order, so the fold is built to give the same state for
 any order and any duplication of the same events:
@@ -17,7 +17,7 @@ Field rules:
 * ``first_agent_reply_at``: the earliest ``agent_replied``; ``agent_replies`` and ``reopens`` count
   distinct events.
 * ``solved_at``: the latest ``solved`` event; with no solved event at all, the latest ``closed``.
-* ``handle_seconds``: the sum over events that carry it; ``None`` when none does, so AHT (SPEC §5:
+* ``handle_seconds``: the sum over events that carry it; ``None`` when none does, so AHT (docs/reference.md#metrics:
   "over solved tickets that report it") can leave the ticket out instead of counting a zero.
 * ``status``: ``open`` until a status-changing event (reopened -> open, solved -> solved,
   closed -> closed); the latest such event decides. Replies never change the status, and a
@@ -67,11 +67,11 @@ class TicketState:
 
     @property
     def is_solved(self) -> bool:
-        """In the solved cohort of SPEC §5 (solved or closed)."""
+        """In the solved cohort (docs/reference.md#metrics) (solved or closed)."""
         return self.status in SOLVED_STATUSES
 
     def to_public(self) -> dict[str, Any]:
-        """The SPEC §3 JSON, timestamps as ISO 8601 UTC with a ``Z``."""
+        """The ticket view's JSON (docs/reference.md#the-normalized-ticket), timestamps as ISO 8601 UTC with a ``Z``."""
         return {
             "provider": self.provider,
             "ticket_id": self.ticket_id,
