@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick] [--only NAME ...]``: every measure of SPEC §8 in one process on this
+"""``python -m benchmarks [--quick] [--only NAME ...]``: every performance measure in one process on this
 machine, one JSON object per line per measure (raw figures, the ratio, the bar, pass), then a summary
 line. Exits 1 when a bar is missed, naming it on stderr."""
 

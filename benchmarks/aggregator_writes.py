@@ -1,4 +1,4 @@
-"""Measure 2: the aggregator combines a batch (SPEC §8: ≤ 0.25 rollup-counter writes per stream record
+"""Measure 2: the aggregator combines a batch (bar: ≤ 0.25 rollup-counter writes per stream record
 at batch size 100).
 
 Responses spread over one realistic week and the catalog's 9 touchpoints are written in arrival order
@@ -21,11 +21,13 @@ from collections import Counter
 from functools import partial
 from typing import Any
 
+from touchpoint_local.testing import StreamReader, load_handler
+
 from .common import (
+    CONTEXT,
     REGION,
     Stack,
     batch_write,
-    load_handler,
     median_ms,
     moto_stack,
     ratio,
@@ -164,24 +166,18 @@ def batch_floor(batch: list[dict[str, Any]]) -> int:
 def one_week(seed: int, count: int, *, details: bool) -> dict[str, Any]:
     """A week of ``count`` responses through the real handler in a fresh moto account; with ``details``
     also the drain of the aggregator's own records, a rebuild and the naive counters."""
-    import boto3
     from touchpoint import runtime
     from touchpoint.rollups.rebuild import rebuild
     from touchpoint.rollups.store import RollupStore
-    from touchpoint_local.streams import read_stream
-
-    from .common import LambdaContext
 
     with moto_stack() as stack:
         records = sorted(responses(count, seed=seed), key=lambda r: r["submitted_at"])  # arrival order
         for start in range(0, len(records), 25):  # 25 at a time keeps the stream in arrival order
             batch_write(stack.dynamodb, stack.table, [stored_response(r) for r in records[start:start + 25]])
-        session = boto3.session.Session(region_name=REGION)
-        arn = stack.dynamodb.describe_table(TableName=stack.table)["Table"]["LatestStreamArn"]
-        positions: dict[str, str] = {}
-        raw = read_stream(session, arn, positions)
+        reader = StreamReader(stack.dynamodb, stack.table, REGION)
+        raw = reader.new_records()
         stream = [r for r in raw if not _moto_key_only_insert(r)]
-        app = load_handler("aggregator")
+        app = load_handler("aggregator", prefix="_bench")
         client = runtime.aws_client("dynamodb")  # the client the handler's Aggregator uses
         tally, requests, events = TransactionTally(), RequestTally(), RequestTally()
         client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", tally)
@@ -193,7 +189,7 @@ def one_week(seed: int, count: int, *, details: bool) -> dict[str, Any]:
         for start in range(0, len(stream), BATCH):
             batch = stream[start:start + BATCH]
             floor += batch_floor(batch)
-            seconds, result = timed(partial(app.lambda_handler, {"Records": batch}, LambdaContext()))
+            seconds, result = timed(partial(app.lambda_handler, {"Records": batch}, CONTEXT))
             assert result == {"batchItemFailures": []}, result
             batch_times.append(seconds)
         measured = sum(1 for r in stream if _measured(r))
@@ -213,12 +209,12 @@ def one_week(seed: int, count: int, *, details: bool) -> dict[str, Any]:
         before_actions, before_requests = Counter(tally.actions), Counter(requests.requests)
         follow_up = 0
         for _ in range(10):
-            more = [r for r in read_stream(session, arn, positions) if not _moto_key_only_insert(r)]
+            more = [r for r in reader.new_records() if not _moto_key_only_insert(r)]
             if not more:
                 break
             follow_up += len(more)
             for start in range(0, len(more), BATCH):
-                assert app.lambda_handler({"Records": more[start:start + BATCH]}, LambdaContext()) == \
+                assert app.lambda_handler({"Records": more[start:start + BATCH]}, CONTEXT) == \
                     {"batchItemFailures": []}
         week["drain_of_aggregator_own_records"] = {
             "stream_records": follow_up, "measured_records": 0,

@@ -1,4 +1,4 @@
-"""Measure 4: cold-start import of each handler module vs ``import boto3`` alone (SPEC §8: ≤ 1.5×).
+"""Measure 4: cold-start import of each handler module vs ``import boto3`` alone (bar: ≤ 1.5×).
 
 Every sample is a fresh interpreter (this one's executable, ``-S`` not used: site-packages as the
 function has them) that times, with ``perf_counter`` around the import only, either ``import boto3``
@@ -17,7 +17,9 @@ import subprocess
 import sys
 from typing import Any
 
-from .common import AWS_ENV, AWS_UNSET, ROOT, function_environment, ratio
+from touchpoint_local.testing import REAL_AWS_SETTINGS
+
+from .common import AWS_ENV, ROOT, function_environment, ratio
 
 BAR = 1.5
 _TIMER = """
@@ -41,7 +43,7 @@ def _targets() -> dict[str, tuple[str, dict[str, str]]]:
     """name -> (what to import, environment): boto3 and each function of template.yaml."""
     from touchpoint_local.template import read_stack
 
-    base = {k: v for k, v in os.environ.items() if k not in AWS_UNSET and not k.startswith("POWERTOOLS_")}
+    base = {k: v for k, v in os.environ.items() if k not in REAL_AWS_SETTINGS and not k.startswith("POWERTOOLS_")}
     base.update(AWS_ENV)
     targets = {"boto3": ("boto3", base)}
     for logical_id, spec in read_stack(ROOT / "template.yaml", {"LogLevel": "WARNING"}).functions.items():

@@ -1,28 +1,23 @@
 """What every measure shares: an in-process moto account built from template.yaml (like
-``touchpoint local --embedded``), a DynamoDB request/item counter on botocore's event hooks, the
-handler loader, HTTP API v2 events and a data generator."""
+``touchpoint local --embedded``), a DynamoDB request/item counter on botocore's event hooks, timing and
+a data generator. The handler loader, HTTP API v2 events and the fake Lambda context are the tests'
+(``touchpoint_local.testing``)."""
 
 from __future__ import annotations
 
-import copy
-import importlib.util
-import itertools
-import json
 import os
 import random
 import statistics
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from touchpoint_local.testing import REAL_AWS_SETTINGS, ROOT, FakeLambdaContext
+
 REGION = "us-east-1"
 PERIOD = "2026-W47"  # every data set lives in this ISO week
 WEEK_START = datetime(2026, 11, 16, tzinfo=UTC)  # its Monday
@@ -31,8 +26,7 @@ WEEK_START = datetime(2026, 11, 16, tzinfo=UTC)  # its Monday
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_SESSION_TOKEN": "bench",  # noqa: S105
             "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "TouchpointBench"}
-AWS_UNSET = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SECRETSMANAGER", "AWS_PROFILE",
-              "AWS_DEFAULT_PROFILE")
+CONTEXT = FakeLambdaContext("touchpoint-bench", aws_request_id="bench")  # what the handlers are invoked with
 
 
 def function_environment(function: str | None = None) -> dict[str, str]:
@@ -73,7 +67,7 @@ def moto_stack() -> Iterator[Stack]:
     from touchpoint_local.template import read_stack
 
     saved = dict(os.environ)
-    for name in AWS_UNSET:
+    for name in REAL_AWS_SETTINGS:
         os.environ.pop(name, None)
     os.environ.update(AWS_ENV)
     moto_speedups.apply()
@@ -134,62 +128,6 @@ class DynamoCounter:
         self.requests.clear()
         self.items.clear()
         self.scanned = 0
-
-
-# Handlers ----------------------------------------------------------------------------------------
-_loads = itertools.count()
-
-
-def load_handler(function_dir: str) -> ModuleType:
-    """functions/<function_dir>/app.py imported from its file under a fresh name, as a cold start would."""
-    path = ROOT / "functions" / function_dir / "app.py"
-    name = f"_bench_{function_dir}_{next(_loads)}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "touchpoint-bench"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:touchpoint-bench"
-    aws_request_id: str = "bench"
-    log_group_name: str = "/aws/lambda/touchpoint-bench"
-    log_stream_name: str = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
-_SAMPLE_EVENT = ROOT / "infra" / "events" / "http-api-proxy.json"
-
-
-def http_event(method: str, path: str, body: Any, route_key: str, path_params: dict[str, str] | None = None) -> dict:
-    """An API Gateway HTTP API (payload 2.0) event with a JSON body, from the SAM sample event."""
-    event = copy.deepcopy(json.loads(_SAMPLE_EVENT.read_text("utf-8")))
-    raw = json.dumps(body)
-    domain = "abc123.execute-api.us-east-1.amazonaws.com"
-    event.update({"routeKey": route_key, "rawPath": path, "rawQueryString": "", "cookies": [], "body": raw,
-                  "isBase64Encoded": False,
-                  "headers": {"content-type": "application/json", "host": domain, "content-length": str(len(raw)),
-                              "user-agent": "benchmarks"}})
-    event.pop("queryStringParameters", None)
-    event.pop("stageVariables", None)
-    if path_params:
-        event["pathParameters"] = path_params
-    else:
-        event.pop("pathParameters", None)
-    context = event["requestContext"]
-    context.pop("authentication", None)
-    context.pop("authorizer", None)
-    context.update({"domainName": domain, "domainPrefix": "abc123", "routeKey": route_key})
-    context["http"].update({"method": method, "path": path, "userAgent": "benchmarks"})
-    return event
 
 
 # Timing ------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Measure 3: intake handler time over a bare ``put_item`` on the same store (SPEC §8: ≤ 1.5×).
+"""Measure 3: intake handler time over a bare ``put_item`` on the same store (bar: ≤ 1.5×).
 
 The real SurveyIntakeFunction handler (functions/survey_intake/app.py) gets real HTTP API v2 events:
 ``POST /s/{token}`` with a JSON answer to a fresh CSAT link (shipping) each time, the route the bar
@@ -18,7 +18,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .common import LambdaContext, http_event, load_handler, median_ms, moto_stack, ratio, stored_response, timed
+from touchpoint_local.testing import http_event, load_handler
+
+from .common import CONTEXT, median_ms, moto_stack, ratio, stored_response, timed
 
 BAR = 1.5
 WARMUP = 20
@@ -78,7 +80,7 @@ def measure(quick: bool, runs: int | None = None, warmup: int = WARMUP) -> list[
     runs = runs or 300
     rng = random.Random(11)
     with moto_stack() as stack:
-        app = load_handler("survey_intake")
+        app = load_handler("survey_intake", prefix="_bench")
         client = runtime.aws_client("dynamodb")  # the handler's own client: the same store
         ring = KeyRing(stack.secrets["token_keys"])
         store = ResponseStore(client, stack.table)
@@ -89,8 +91,8 @@ def measure(quick: bool, runs: int | None = None, warmup: int = WARMUP) -> list[
         for index in range(warmup + runs):
             answer, imported = _answer_event(ring, index), _import_event(index)
             item, record = to_item(stored_response(_record("put", index))), _record("upsert", index)
-            calls = {"answer": lambda e=answer: app.lambda_handler(e, LambdaContext()),
-                     "import": lambda e=imported: app.lambda_handler(e, LambdaContext()),
+            calls = {"answer": lambda e=answer: app.lambda_handler(e, CONTEXT),
+                     "import": lambda e=imported: app.lambda_handler(e, CONTEXT),
                      "put_item": lambda i=item: client.put_item(TableName=stack.table, Item=i),
                      "upsert": lambda r=record: store.upsert(r)}
             order = list(calls)

@@ -40,7 +40,7 @@ def _sam() -> str:
 
 
 def measure(quick: bool) -> list[dict[str, Any]]:
-    line: dict[str, Any] = {"measure": "package_sizes", "bar": "none in SPEC §8 (reported only)", "pass": None}
+    line: dict[str, Any] = {"measure": "package_sizes", "bar": "none (reported only)", "pass": None}
     if quick:
         return [{**line, "skipped": True, "note": "quick mode skips sam build; run the full mode for sizes"}]
     with tempfile.TemporaryDirectory(prefix="touchpoint-sam-") as tmp:

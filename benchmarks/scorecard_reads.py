@@ -1,4 +1,4 @@
-"""Measure 1: the scorecard reads rollups, not records (SPEC §8: items read for 100,000 responses ≤ 1.1×
+"""Measure 1: the scorecard reads rollups, not records (bar: items read for 100,000 responses ≤ 1.1×
 those for 1,000 in the same period).
 
 For each data set, in its own fresh moto account: the raw response items, the detractor alert items
@@ -127,7 +127,7 @@ def measure(quick: bool, small: int = 1_000, big: int | None = None) -> list[dic
         "period": PERIOD,
         "sizes": {"small": small, "big": big},
         "note": (f"{'quick mode: ' if quick else ''}{small:,} vs {big:,} responses in one ISO week "
-                 "(SPEC names 1,000 vs 100,000); raw responses, detractor alert items and rollup items "
+                 "(the bar names 1,000 vs 100,000); raw responses, detractor alert items and rollup items "
                  "(touchpoint.rollups.rebuild.expected_rollups) written directly with BatchWriteItem, not through the "
                  "aggregator, since this measures reading; the previous week is empty in both sets"),
         "small": low,

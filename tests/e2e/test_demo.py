@@ -5,22 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 import subprocess
-import sys
 from email import message_from_bytes, policy
-from pathlib import Path
 
 import pytest
+from touchpoint_local.testing import touchpoint_exe
 
 pytestmark = pytest.mark.e2e
 
 
 def test_demo_writes_the_four_files_from_one_consistent_run(tmp_path):
-    exe = shutil.which("touchpoint") or str(Path(sys.executable).parent / "touchpoint")
     out = tmp_path / "demo"
-    done = subprocess.run([exe, "demo", "--out", str(out), "--customers", "60", "--weeks", "2", "--seed", "3",
-                           "--preset", "saas"], capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run([touchpoint_exe(), "demo", "--out", str(out), "--customers", "60", "--weeks", "2",
+                           "--seed", "3", "--preset", "saas"], capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "rebuild drift 0" in done.stdout and "email sent" in done.stdout
     card = json.loads((out / "scorecard.json").read_text())

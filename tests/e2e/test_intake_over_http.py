@@ -3,15 +3,13 @@ moto table behind it."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from touchpoint.surveys.tokens import KeyRing, SurveyClaims, mint_token
+from touchpoint_local.testing import touchpoint_exe
 
 pytestmark = pytest.mark.e2e
 
@@ -60,7 +58,7 @@ def test_opening_a_link_never_writes_and_answering_twice_keeps_one_record(local_
     # When a link scanner and the customer open it, with and without a preselected score
     for query in ("", "?score=5", "?score=99", "?score=abc"):
         page = local_stack.request("GET", path_of(link["url"]) + query)
-        assert page.status == 200 and "text/html" in page.headers["Content-Type"]
+        assert page.status == 200 and "text/html" in page.header("Content-Type")
     # Then nothing is written
     assert local_stack.item_count() == before
     # When the customer answers, then changes their mind
@@ -165,9 +163,8 @@ def test_unknown_route_is_404_with_the_error_body(local_stack):
 
 
 def test_touchpoint_link_command_mints_a_link_the_stack_accepts(local_stack):
-    exe = shutil.which("touchpoint") or str(Path(sys.executable).parent / "touchpoint")
     done = subprocess.run(
-        [exe, "link", "--customer", "cust-cli", "--touchpoint", "relationship", "--order", "A-7",
+        [touchpoint_exe(), "link", "--customer", "cust-cli", "--touchpoint", "relationship", "--order", "A-7",
          "--base-url", local_stack.base], capture_output=True, text=True, timeout=60, check=False,
     )
     assert done.returncode == 0, done.stderr

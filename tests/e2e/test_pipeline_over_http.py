@@ -4,12 +4,8 @@ erasure; then /_local/drain, `touchpoint rebuild`, the scheduled scorecard and t
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from email import message_from_string, policy
-from pathlib import Path
 
 import pytest
 from touchpoint.periods import bounds, last_complete_period
@@ -30,12 +26,6 @@ def webhook(stack, event: dict) -> int:
     headers = {**sign("generic", body, stack.secrets["webhook_secrets"]["generic"], datetime.now(UTC)),
                "content-type": "application/json"}
     return stack.request("POST", "/webhooks/generic", data=body, headers=headers).status
-
-
-def rebuild(stack, *args: str) -> subprocess.CompletedProcess:
-    exe = shutil.which("touchpoint") or str(Path(sys.executable).parent / "touchpoint")
-    return subprocess.run([exe, "rebuild", "--stack", stack.base, *args], capture_output=True, text=True,
-                          timeout=120, check=False)
 
 
 def test_drain_rebuild_scorecard_and_outbox_agree_with_an_independent_recount(local_stack):
@@ -66,7 +56,7 @@ def test_drain_rebuild_scorecard_and_outbox_agree_with_an_independent_recount(lo
     assert local_stack.request("POST", "/_local/drain").json() == {"records": 0}
     # Then rebuild finds no drift, for the week and overall
     for args in ((), ("--period", PERIOD)):
-        done = rebuild(local_stack, *args)
+        done = local_stack.rebuild(*args, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
         assert "drift 0" in done.stdout
     # And the scorecard holds these answers and this ticket on top of whatever else this session wrote

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from touchpoint.surveys.tokens import KeyRing, verify_token
 from touchpoint.tickets import PROVIDERS, sign
+from touchpoint_local.testing import TIMESTAMPED
 from webhook_payloads import (
     TICKET_FIXTURES,
-    TIMESTAMPED,
     events_of,
     expected_state,
     shuffled_deliveries,

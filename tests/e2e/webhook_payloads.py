@@ -8,21 +8,11 @@ import json
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from touchpoint.tickets import sign
+from touchpoint_local.testing import event_headers, fixture_json
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"
-
-# Help Scout names the event in a header, not in the body.
-HELPSCOUT_EVENTS = {
-    "convo_created": "convo.created",
-    "convo_agent_reply_created": "convo.agent.reply.created",
-    "convo_customer_reply_created": "convo.customer.reply.created",
-    "convo_status_closed": "convo.status",
-    "convo_status_reopened": "convo.status",
-}
 # Fixtures that carry a ticket event (the others are topics the metrics ignore: notes, pings, snoozes).
 TICKET_FIXTURES = {
     "zendesk": ["event_ticket_created", "event_comment_added_agent", "event_status_changed_solved",
@@ -36,12 +26,6 @@ TICKET_FIXTURES = {
     "freshdesk": ["ticket_created", "reply_sent", "ticket_resolved"],
     "generic": ["event", "batch"],
 }
-# The provider whose signature carries a timestamp (and therefore a 5-minute window).
-TIMESTAMPED = ("zendesk", "chatwoot", "generic")
-
-
-def fixture_json(provider: str, name: str) -> Any:
-    return json.loads((FIXTURES / provider / f"{name}.json").read_text("utf-8"))
 
 
 def with_ticket_id(provider: str, name: str, ticket_id: str) -> bytes:
@@ -71,10 +55,8 @@ def with_ticket_id(provider: str, name: str, ticket_id: str) -> bytes:
 
 def signed(provider: str, name: str, raw: bytes, secret: str, now: datetime | None = None) -> dict[str, str]:
     """The headers a genuine delivery of ``raw`` carries (signature, timestamp, Help Scout event name)."""
-    headers = {"content-type": "application/json", **sign(provider, raw, secret, now or datetime.now(UTC))}
-    if provider == "helpscout":
-        headers["X-HelpScout-Event"] = HELPSCOUT_EVENTS[name]
-    return headers
+    return {"content-type": "application/json", **sign(provider, raw, secret, now or datetime.now(UTC)),
+            **event_headers(provider, name)}
 
 
 # A generic event stream and its state --------------------------------------------------------------

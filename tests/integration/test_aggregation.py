@@ -3,13 +3,10 @@ Lambda delivers them — twice, split, interrupted — and the rollups checked a
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
-import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,9 +21,8 @@ from touchpoint.surveys.intake import response_record
 from touchpoint.surveys.store import ResponseStore
 from touchpoint.tickets import TicketEvent, fold
 from touchpoint.tickets.store import TicketStore
-from touchpoint_local.streams import read_stream
+from touchpoint_local.testing import EventTap, FakeLambdaContext, StreamReader, load_handler, unload
 
-ROOT = Path(__file__).resolve().parents[2]
 CATALOG = load_catalog("ecommerce")
 BUS = "touchpoint-test-bus"
 
@@ -35,29 +31,19 @@ BUS = "touchpoint-test-bus"
 def pipeline(aws, monkeypatch):
     """The aggregator handler loaded like Lambda loads it, an event bus with a tap queue, and helpers
     to write raw records and deliver the table's stream."""
-    import boto3
-
     monkeypatch.setenv("EVENT_BUS_NAME", BUS)
-    events = boto3.client("events", region_name="us-east-1")
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    events.create_event_bus(Name=BUS)
-    queue_url = sqs.create_queue(QueueName="tap")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="tap", EventBusName=BUS, EventPattern=json.dumps({"source": ["touchpoint"]}))
-    events.put_targets(Rule="tap", EventBusName=BUS, Targets=[{"Id": "tap", "Arn": queue_arn}])
-    spec = importlib.util.spec_from_file_location("aggregator_app_under_test", ROOT / "functions/aggregator/app.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return Pipeline(aws, module, sqs, queue_url)
+    tap = EventTap(BUS, "tap")
+    module = load_handler("aggregator")
+    yield Pipeline(aws, module, tap)
+    unload(module)
 
 
 class Pipeline:
-    def __init__(self, aws, module, sqs, queue_url) -> None:
-        self.aws, self.module, self.sqs, self.queue_url = aws, module, sqs, queue_url
+    def __init__(self, aws, module, tap: EventTap) -> None:
+        self.aws, self.module, self.tap = aws, module, tap
         self.responses = ResponseStore(aws.dynamodb, aws.table_name)
         self.tickets = TicketStore(aws.dynamodb, aws.table_name)
-        self.positions: dict[str, str] = {}  # stream position of new_records(), per shard
+        self.stream = StreamReader(aws.dynamodb, aws.table_name)
 
     # writing raw records through the real stores
     def answer(self, survey_id: str, customer: str, touchpoint: str, metric: str, score: int, when: datetime,
@@ -79,17 +65,12 @@ class Pipeline:
         self.aws.dynamodb.delete_item(TableName=self.aws.table_name, Key={"pk": {"S": pk}, "sk": {"S": sk}})
 
     # the stream
-    def stream_arn(self) -> str:
-        return self.aws.dynamodb.describe_table(TableName=self.aws.table_name)["Table"]["LatestStreamArn"]
-
     def new_records(self) -> list[dict[str, Any]]:
         """The stream records written since the last call, as Lambda would receive them."""
-        import boto3
-
-        return read_stream(boto3.session.Session(region_name="us-east-1"), self.stream_arn(), self.positions)
+        return self.stream.new_records()
 
     def deliver(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        return self.module.lambda_handler({"Records": records}, LambdaContextStub())
+        return self.module.lambda_handler({"Records": records}, FakeLambdaContext("aggregator"))
 
     def drain(self) -> None:
         """Deliver everything new (the aggregator's alert items make more records) until quiet."""
@@ -113,25 +94,7 @@ class Pipeline:
         return out
 
     def published(self) -> list[dict[str, Any]]:
-        out = []
-        while True:
-            messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
-            if not messages:
-                return out
-            for message in messages:
-                out.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-
-class LambdaContextStub:
-    function_name = "aggregator"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:aggregator"
-    aws_request_id = "test"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
+        return self.tap.published()
 
 
 T0 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # Monday of 2026-W47
@@ -242,7 +205,8 @@ def test_erasure_leaves_the_rollups_of_a_dataset_that_never_had_the_customer(pip
     # Then the rollups equal those of a dataset that only ever had ann, and nothing of bob is left
     assert pipeline.rollups() == {k: {a: v for a, v in c.items() if v} for k, c in expected_without_bob.items()
                                   if any(c.values())}
-    left = [i for i in RollupStore(pipeline.aws.dynamodb, pipeline.aws.table_name).all_items() if "bob" in json.dumps(i)]
+    left = [i for i in RollupStore(pipeline.aws.dynamodb, pipeline.aws.table_name).all_items()
+            if "bob" in json.dumps(i)]
     assert left == []
 
 

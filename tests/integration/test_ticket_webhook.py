@@ -7,13 +7,9 @@ from __future__ import annotations
 import base64
 import json
 import re
-import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,10 +17,17 @@ from hypothesis import strategies as st
 from touchpoint import runtime
 from touchpoint.surveys.tokens import KeyRing, verify_token
 from touchpoint.tickets import CHANNELS, EVENT_KINDS, PROVIDERS, sign
-
-ROOT = Path(__file__).resolve().parents[2]
-TICKET_WEBHOOK_APP = ROOT / "functions" / "ticket_webhook" / "app.py"
-FIXTURES = ROOT / "tests" / "fixtures" / "webhooks"
+from touchpoint_local.testing import (
+    TIMESTAMPED,
+    EventTap,
+    HandlerClient,
+    Reply,
+    event_headers,
+    fixture_bytes,
+    fixture_names,
+    load_handler,
+    unload,
+)
 
 WEBHOOK_SECRET_NAME = "touchpoint-test/WebhookSecretsSecret"
 EVENT_BUS = "touchpoint-test-events"
@@ -32,49 +35,37 @@ TAP_QUEUE = "touchpoint-test-events-tap"
 SECRETS = {provider: f"it-{provider}-webhook-secret-0123456789" for provider in PROVIDERS}
 JSON_TYPE = {"content-type": "application/json"}
 
-REGION = "us-east-1"
 AwsAccount = Any  # tests/conftest.py's account (fixture ``aws``)
 
 SPEC_TICKET_KEYS = {"provider", "ticket_id", "customer_id", "channel", "touchpoint", "status", "created_at",
                     "first_agent_reply_at", "solved_at", "agent_replies", "reopens", "handle_seconds", "fcr"}
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 
-# Help Scout names the event in a header; the fixtures record which one they are.
-HELPSCOUT_EVENTS = {
-    "convo_created": "convo.created",
-    "convo_agent_reply_created": "convo.agent.reply.created",
-    "convo_customer_reply_created": "convo.customer.reply.created",
-    "convo_status_closed": "convo.status",
-    "convo_status_reopened": "convo.status",
-}
 # Fixtures that concern nothing the ticket metrics measure: accepted (200) and nothing is written.
 IGNORED_FIXTURES = {
     ("zendesk", "event_comment_added_private"), ("zendesk", "event_priority_changed"),
     ("intercom", "ping"),
     ("chatwoot", "conversation_status_changed_snoozed"), ("chatwoot", "message_created_private_note"),
 }
-# One solving delivery per provider: (fixture, ticket id, the ticket's customer, as read from the fixture).
+
+
+class Solve(NamedTuple):
+    """A delivery that solves a ticket: the fixture, the ticket's id and its customer, as read from it."""
+
+    fixture: str
+    ticket_id: str
+    customer_id: str
+
+
+# One solving delivery per provider.
 SOLVES = {
-    "zendesk": ("event_status_changed_solved", "35436", "zendesk:user:20978392"),
-    "intercom": ("conversation_admin_closed", "1911149811", "cust_1042"),
-    "helpscout": ("convo_status_closed", "2391938111", "sam.lee@example.com"),
-    "chatwoot": ("conversation_status_changed_resolved", "42", "cust_3007"),
-    "freshdesk": ("ticket_resolved", "8812", "cust_5150"),
-    "generic": ("batch", "T-1001", "cust_1042"),
+    "zendesk": Solve("event_status_changed_solved", "35436", "zendesk:user:20978392"),
+    "intercom": Solve("conversation_admin_closed", "1911149811", "cust_1042"),
+    "helpscout": Solve("convo_status_closed", "2391938111", "sam.lee@example.com"),
+    "chatwoot": Solve("conversation_status_changed_resolved", "42", "cust_3007"),
+    "freshdesk": Solve("ticket_resolved", "8812", "cust_5150"),
+    "generic": Solve("batch", "T-1001", "cust_1042"),
 }
-TIMESTAMPED = ("zendesk", "chatwoot", "generic")
-
-
-def fixture_names(provider: str) -> list[str]:
-    return sorted(path.stem for path in (FIXTURES / provider).glob("*.json"))
-
-
-def fixture_bytes(provider: str, name: str) -> bytes:
-    return (FIXTURES / provider / f"{name}.json").read_bytes()
-
-
-def event_header(provider: str, name: str) -> dict[str, str]:
-    return {"X-HelpScout-Event": HELPSCOUT_EVENTS[name]} if provider == "helpscout" else {}
 
 
 def generic_event(ticket_id: str, event_id: str, event: str, occurred_at: str, **extra: Any) -> dict[str, Any]:
@@ -87,43 +78,20 @@ def as_bytes(payload: Any) -> bytes:
 
 
 # The handler ---------------------------------------------------------------------------------------
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: str
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class WebhookClient:
+class WebhookClient(HandlerClient):
     """Sends API Gateway HTTP API events to the ticket webhook handler; reads what reached the bus."""
 
-    def __init__(self, app: ModuleType, http_event: Callable[..., dict[str, Any]], context: Any, sqs: Any,
-                 queue_url: str) -> None:
-        self.app, self.http_event, self.context = app, http_event, context
-        self.sqs, self.queue_url = sqs, queue_url
-        self._seen: list[dict[str, Any]] = []
+    def __init__(self, app: Any, tap: EventTap) -> None:
+        super().__init__(app)
+        self.tap = tap
 
-    def send(self, event: dict[str, Any]) -> Reply:
-        result = self.app.lambda_handler(event, self.context)
-        body = result.get("body") or ""
-        if result.get("isBase64Encoded"):
-            body = base64.b64decode(body).decode("utf-8")
-        return Reply(result["statusCode"], result.get("headers") or {}, body)
-
-    def post(self, provider: str, raw: bytes, headers: dict[str, str], *, b64: bool = False) -> Reply:
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            b64 = True  # API Gateway base64-encodes bodies that are not text
-        return self.send(self.http_event(
-            "POST", f"/webhooks/{provider}", raw, headers={**JSON_TYPE, **headers}, base64=b64,
-            path_params={"provider": provider}, route_key="POST /webhooks/{provider}"))
+    def post(self, provider: str, raw: bytes, headers: dict[str, str], *, b64: bool | None = None) -> Reply:
+        """The delivery as API Gateway passes it on (a body that is not text is base64-encoded)."""
+        return self.request("POST", f"/webhooks/{provider}", raw, headers={**JSON_TYPE, **headers}, base64=b64,
+                            path_params={"provider": provider}, route_key="POST /webhooks/{provider}")
 
     def deliver(self, provider: str, raw: bytes, *, now: datetime | None = None, secret: str | None = None,
-                extra: dict[str, str] | None = None, b64: bool = False) -> Reply:
+                extra: dict[str, str] | None = None, b64: bool | None = None) -> Reply:
         """A genuine delivery: signed with the provider's configured secret at ``now`` (default: now)."""
         headers = sign(provider, raw, secret or SECRETS.get(provider, "x"), now or datetime.now(UTC))
         return self.post(provider, raw, {**headers, **(extra or {})}, b64=b64)
@@ -133,25 +101,17 @@ class WebhookClient:
         return self.deliver("generic", as_bytes(events[0] if len(events) == 1 else list(events))).status
 
     def deliver_fixture(self, provider: str, name: str, **kwargs: Any) -> Reply:
-        extra = {**event_header(provider, name), **kwargs.pop("extra", {})}
+        extra = {**event_headers(provider, name), **kwargs.pop("extra", {})}
         return self.deliver(provider, fixture_bytes(provider, name), extra=extra, **kwargs)
 
     def ticket(self, provider: str, ticket_id: str) -> Reply:
-        return self.send(self.http_event(
-            "GET", f"/v1/tickets/{provider}/{ticket_id}", path_params={"provider": provider, "ticket_id": ticket_id},
-            route_key="GET /v1/tickets/{provider}/{ticket_id}"))
+        return self.request("GET", f"/v1/tickets/{provider}/{ticket_id}",
+                            path_params={"provider": provider, "ticket_id": ticket_id},
+                            route_key="GET /v1/tickets/{provider}/{ticket_id}")
 
     def published(self, detail_type: str = "TicketSolved") -> list[dict[str, Any]]:
         """Every event of that type that reached the bus so far (EventBridge envelopes)."""
-        while True:
-            messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
-                                                WaitTimeSeconds=0).get("Messages", [])
-            if not messages:
-                break
-            for message in messages:
-                self._seen.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return [event for event in self._seen if event.get("detail-type") == detail_type]
+        return self.tap.published(detail_type)
 
     def solved_for(self, provider: str, ticket_id: str) -> list[dict[str, Any]]:
         return [event for event in self.published()
@@ -159,27 +119,18 @@ class WebhookClient:
 
 
 @pytest.fixture
-def client(aws: AwsAccount, monkeypatch: pytest.MonkeyPatch, http_event: Callable[..., dict[str, Any]],
-           lambda_context: Any, function_loader: Callable[[Path, str], ModuleType]) -> Iterator[WebhookClient]:
+def client(aws: AwsAccount, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebhookClient]:
     """The handler loaded inside the moto account, with its webhook secrets and its event bus (tapped
     by a rule into an SQS queue)."""
-    import boto3
-
     aws.secretsmanager.create_secret(Name=WEBHOOK_SECRET_NAME, SecretString=json.dumps(SECRETS))
-    events = boto3.client("events", region_name=REGION)
-    sqs = boto3.client("sqs", region_name=REGION)
-    events.create_event_bus(Name=EVENT_BUS)
-    queue_url = sqs.create_queue(QueueName=TAP_QUEUE)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="tap", EventBusName=EVENT_BUS, EventPattern=json.dumps({"source": ["touchpoint"]}))
-    events.put_targets(Rule="tap", EventBusName=EVENT_BUS, Targets=[{"Id": "tap", "Arn": queue_arn}])
+    tap = EventTap(EVENT_BUS, TAP_QUEUE)
     monkeypatch.setenv("WEBHOOK_SECRETS_SECRET", WEBHOOK_SECRET_NAME)
     monkeypatch.setenv("EVENT_BUS_NAME", EVENT_BUS)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "ticket-webhook")
     runtime.reset()
-    module = function_loader(TICKET_WEBHOOK_APP, "ticket_webhook_app")
-    yield WebhookClient(module, http_event, lambda_context, sqs, queue_url)
-    sys.modules.pop(module.__name__, None)
+    module = load_handler("ticket_webhook")
+    yield WebhookClient(module, tap)
+    unload(module)
 
 
 @pytest.fixture
@@ -260,7 +211,7 @@ def test_forged_stale_or_unsigned_deliveries_are_401_and_write_nothing(
     # Given the provider's solving fixture (which would write and publish if it were accepted)
     name, ticket_id, _customer = SOLVES[provider]
     raw = fixture_bytes(provider, name)
-    extra = event_header(provider, name)
+    extra = event_headers(provider, name)
     now = datetime.now(UTC)
     # When it arrives forged, unsigned, signed over another body, or signed 6 minutes ago
     if forgery == "wrong_secret":
@@ -286,7 +237,7 @@ def test_forged_stale_or_unsigned_deliveries_are_401_and_write_nothing(
 @pytest.mark.parametrize("provider", TIMESTAMPED)
 def test_a_missing_timestamp_header_is_401(client: WebhookClient, aws: AwsAccount, provider: str) -> None:
     # Given a genuine signature whose timestamp header was dropped on the way
-    raw = fixture_bytes(provider, SOLVES[provider][0])
+    raw = fixture_bytes(provider, SOLVES[provider].fixture)
     headers = sign(provider, raw, SECRETS[provider], datetime.now(UTC))
     signature_only = {k: v for k, v in headers.items() if "timestamp" not in k.lower()}
     assert len(signature_only) == 1

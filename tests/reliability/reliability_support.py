@@ -1,222 +1,21 @@
-"""Shared helpers of the reliability suite: a `touchpoint local` subprocess on a free loopback port, a
-small keep-alive HTTP client for it, and an independent recount of the SPEC §5 metrics from raw
-records (written here from the contract, not imported from the product, so it can disagree)."""
+"""Shared helpers of the reliability suite: the in-process webhook secrets, an independent recount of
+the SPEC §5 metrics from raw records (written here from the contract, not imported from the product,
+so it can disagree), and stream batches delivered the way Lambda retries them. The stack launcher, the
+HTTP client and the handler loader are ``touchpoint_local.testing``'s."""
 
 from __future__ import annotations
 
-import http.client
-import json
 import math
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parents[2]
-SECRETS = json.loads((ROOT / "infra" / "local" / "secrets.json").read_text("utf-8"))
-REQUEST_TIMEOUT = 30.0
+from touchpoint_local.testing import FakeLambdaContext
+
 # The in-process webhook handler's secrets (tests import them from here, never from conftest).
 WEBHOOK_SECRETS = {p: f"rel-{p}-webhook-secret-0123456789" for p in
                    ("zendesk", "intercom", "helpscout", "chatwoot", "freshdesk", "generic")}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def touchpoint_exe() -> str:
-    return shutil.which("touchpoint") or str(Path(sys.executable).parent / "touchpoint")
-
-
-# HTTP -------------------------------------------------------------------------------------------
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    seconds: float = 0.0
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
-
-
-class KeepAliveClient:
-    """One persistent HTTP/1.1 connection per thread to the stack (the gateway keeps connections
-    open), reconnecting once when the server closed it."""
-
-    def __init__(self, base: str) -> None:
-        parts = urlsplit(base)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self._local = threading.local()
-
-    def _connection(self) -> http.client.HTTPConnection:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = http.client.HTTPConnection(self.host, self.port, timeout=REQUEST_TIMEOUT)
-            self._local.connection = connection
-        return connection
-
-    def close(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.close()
-            self._local.connection = None
-
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: Mapping[str, str] | None = None, timeout: float = REQUEST_TIMEOUT) -> Reply:
-        for attempt in (1, 2):
-            connection = self._connection()
-            connection.timeout = timeout
-            if connection.sock is not None:
-                connection.sock.settimeout(timeout)
-            started = time.perf_counter()
-            try:
-                connection.request(method, path, body=body, headers=dict(headers or {}))
-                response = connection.getresponse()
-                payload = response.read()
-            except (ConnectionError, http.client.RemoteDisconnected, http.client.CannotSendRequest,
-                    http.client.BadStatusLine):
-                # A kept-alive connection the server had closed; a fresh one is a new request.
-                self.close()
-                if attempt == 2:
-                    raise
-                continue
-            elapsed = time.perf_counter() - started
-            if response.getheader("connection", "").lower() == "close":
-                self.close()
-            return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, payload, elapsed)
-        raise AssertionError("unreachable")
-
-
-@dataclass
-class Stack:
-    """A running `touchpoint local`: its base URL, /_local/info and the local secrets."""
-
-    base: str
-    info: dict[str, Any]
-    secrets: dict[str, Any] = field(default_factory=lambda: SECRETS)
-    process: subprocess.Popen | None = None
-    log: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.http = KeepAliveClient(self.base)
-
-    @property
-    def admin_key(self) -> str:
-        return self.secrets["admin_api_key"]
-
-    def request(self, method: str, path: str, *, json_body: Any = None, data: bytes | None = None,
-                headers: Mapping[str, str] | None = None, admin: bool = False,
-                timeout: float = REQUEST_TIMEOUT) -> Reply:
-        all_headers = dict(headers or {})
-        if json_body is not None:
-            data = json.dumps(json_body).encode()
-            all_headers.setdefault("content-type", "application/json")
-        if admin:
-            all_headers["x-api-key"] = self.admin_key
-        return self.http.request(method, path, data, all_headers, timeout)
-
-    def dynamodb(self) -> Any:
-        import boto3
-
-        return boto3.client("dynamodb", endpoint_url=self.info["aws_endpoint"], region_name=self.info["region"],
-                            aws_access_key_id="local", aws_secret_access_key="local")
-
-    @property
-    def table(self) -> str:
-        return self.info["resources"]["FeedbackTable"]
-
-    def items(self) -> list[dict[str, Any]]:
-        return scan_items(self.dynamodb(), self.table)
-
-    def item_count(self) -> int:
-        client, total, request = self.dynamodb(), 0, {"TableName": self.table, "Select": "COUNT"}
-        while True:
-            page = client.scan(**request)
-            total += page["Count"]
-            if "LastEvaluatedKey" not in page:
-                return total
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def rebuild(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([touchpoint_exe(), "rebuild", "--stack", self.base, *args], capture_output=True,
-                              text=True, timeout=180, check=False)
-
-
-def scan_items(client: Any, table: str) -> list[dict[str, Any]]:
-    from boto3.dynamodb.types import TypeDeserializer
-
-    deserialize = TypeDeserializer().deserialize
-    out: list[dict[str, Any]] = []
-    request: dict[str, Any] = {"TableName": table}
-    while True:
-        page = client.scan(**request)
-        out.extend({k: plain(deserialize(v)) for k, v in item.items()} for item in page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return out
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def plain(value: Any) -> Any:
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | set | tuple):
-        return [plain(v) for v in value]
-    return value
-
-
-@contextmanager
-def running_stack(start_timeout: float = 120.0) -> Iterator[Stack]:
-    """`touchpoint local` as a user starts it, on a free port, stopped (SIGINT, then SIGKILL) after."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    process = subprocess.Popen([touchpoint_exe(), "local", "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    lines: list[str] = []
-    assert process.stdout is not None
-    threading.Thread(target=lambda: [lines.append(line) for line in process.stdout], daemon=True).start()
-    ready = f"Touchpoint local stack on http://127.0.0.1:{port}"
-    deadline = time.monotonic() + start_timeout
-    try:
-        while time.monotonic() < deadline and process.poll() is None and not any(ready in x for x in lines):
-            time.sleep(0.05)
-        if not any(ready in line for line in lines):
-            raise RuntimeError("local stack did not start:\n" + "".join(lines[-40:]))
-        base = f"http://127.0.0.1:{port}"
-        info = Stack(base, {}).request("GET", "/_local/info").json()
-        stack = Stack(base, info, process=process, log=lines)
-        yield stack
-        stack.http.close()
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
 
 
 # Periods, written from SPEC §5 ----------------------------------------------------------------------
@@ -429,49 +228,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[max(1, math.ceil(q * len(ordered))) - 1] if ordered else 0.0
 
 
-# In-process functions ------------------------------------------------------------------------------
-_loaded = iter(range(10**9))
-
-
-def load_function(path: Path) -> Any:
-    """A handler module imported from its file under a unique name: a fresh cold start."""
-    import importlib.util
-
-    name = f"reliability_{path.parent.name}_{next(_loaded)}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-class StreamReader:
-    """The table's stream as Lambda hands it to the aggregator, from where the last read stopped."""
-
-    def __init__(self, client: Any, table: str) -> None:
-        self.client, self.table = client, table
-        self.positions: dict[str, str] = {}
-
-    def new_records(self) -> list[dict[str, Any]]:
-        import boto3
-        from touchpoint_local.streams import read_stream
-
-        arn = self.client.describe_table(TableName=self.table)["Table"]["LatestStreamArn"]
-        return read_stream(boto3.session.Session(region_name="us-east-1"), arn, self.positions)
-
-
-class LambdaContextStub:
-    function_name = "aggregator"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:aggregator"
-    aws_request_id = "reliability"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
-
-
+# Stream batches ---------------------------------------------------------------------------------
 def sequence_key(sequence: str) -> tuple[int, str]:
     return len(sequence), sequence
 
@@ -483,7 +240,7 @@ def deliver_like_lambda(handler: Any, batch: list[dict[str, Any]], max_attempts:
     remaining = batch
     for _ in range(max_attempts):
         try:
-            result = handler({"Records": remaining}, LambdaContextStub())
+            result = handler({"Records": remaining}, FakeLambdaContext("aggregator"))
         except Exception as exc:  # a function error: Lambda retries the whole batch
             attempts.append([f"raised {type(exc).__name__}"])
             continue

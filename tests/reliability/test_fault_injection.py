@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from reliability_support import WEBHOOK_SECRETS, LambdaContextStub, StreamReader, deliver_like_lambda
+from reliability_support import WEBHOOK_SECRETS, deliver_like_lambda
 from touchpoint import runtime
 from touchpoint.catalog import load_catalog
 from touchpoint.rollups import plan
@@ -31,11 +31,12 @@ from touchpoint.surveys.intake import response_record
 from touchpoint.surveys.store import ResponseStore
 from touchpoint.tickets import TicketEvent, fold, sign
 from touchpoint.tickets.store import TicketStore
+from touchpoint_local.testing import FakeLambdaContext, StreamReader
 
 CATALOG = load_catalog("ecommerce")
 T0 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # Monday of 2026-W47
 THROTTLED = "ProvisionedThroughputExceededException"
-CTX = LambdaContextStub()
+CTX = FakeLambdaContext("aggregator")
 
 
 def throttle(operation: str) -> ClientError:
@@ -301,7 +302,7 @@ def test_a_throttled_link_answer_writes_nothing_and_its_retry_is_the_first_answe
     # Given a survey link, and DynamoDB throttling the answer's first write, whichever call it is
     link = mint_link(LinkRequest(customer_id="c-thr", touchpoint="shipping", order_id="A-1"), CATALOG,
                      KeyRing(aws.token_keys), "https://x.example", datetime.now(UTC))
-    path = f"/s/{link['token']}"
+    path = f"/s/{link.token}"
     client = runtime.aws_client("dynamodb")
     writes = {"n": 0}
 
@@ -313,14 +314,14 @@ def test_a_throttled_link_answer_writes_nothing_and_its_retry_is_the_first_answe
               for method in ("put_item", "update_item", "transact_write_items")]
     # When the customer answers
     status, _, text = intake("POST", path, {"score": 5}, route_key="POST /s/{token}",
-                             path_params={"token": link["token"]})
+                             path_params={"token": link.token})
     # Then it is a 5xx and nothing was written
     assert sum(f.failed for f in faults) == 1 and status >= 500, text
     _error(status, text)
     assert aws.item_count() == 0
     # When the answer is sent again, it is the first answer (201), stored once
     status, _, text = intake("POST", path, {"score": 5}, route_key="POST /s/{token}",
-                             path_params={"token": link["token"]})
+                             path_params={"token": link.token})
     assert status == 201, text
     stored = [i for i in aws.items() if i.get("type") == "response"]
     assert len(stored) == 1 and stored[0]["score"] == 5 and stored[0]["submissions"] == 1

@@ -25,17 +25,18 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
-from reliability_support import ROOT, WEBHOOK_SECRETS, Stack
+from reliability_support import WEBHOOK_SECRETS
 from touchpoint.catalog import load_catalog
 from touchpoint.surveys.intake import mint_link
 from touchpoint.surveys.models import LinkRequest
 from touchpoint.surveys.tokens import KeyRing
 from touchpoint.tickets import sign
+from touchpoint_local.testing import HELPSCOUT_EVENTS, ROOT, RunningStack, json_paths
 
 SCALE = float(os.environ.get("TOUCHPOINT_FUZZ_EXAMPLES", "1"))
 CATALOG = load_catalog("ecommerce")
 PROVIDERS = ("zendesk", "intercom", "helpscout", "chatwoot", "freshdesk", "generic")
-HELPSCOUT_EVENTS = ("convo.created", "convo.agent.reply.created", "convo.customer.reply.created", "convo.status")
+HELPSCOUT_EVENT_NAMES = tuple(dict.fromkeys(HELPSCOUT_EVENTS.values()))
 SHIPPED_OPENAPI = json.loads((ROOT / "shared" / "touchpoint" / "openapi.json").read_text("utf-8"))
 OPERATIONS = sorted((method.upper(), path) for path, methods in SHIPPED_OPENAPI["paths"].items() for method in methods)
 
@@ -53,19 +54,19 @@ def assert_error_body(status: int, text: str, context: Any) -> None:
 
 # schemathesis against a running stack -------------------------------------------------------------
 @pytest.fixture(scope="module")
-def stack(shared_stack: Stack) -> Stack:
+def stack(shared_stack: RunningStack) -> RunningStack:
     return shared_stack
 
 
 @pytest.fixture(scope="module")
-def api(stack: Stack) -> Any:
+def api(stack: RunningStack) -> Any:
     import schemathesis
 
     return schemathesis.openapi.from_url(stack.base + "/openapi.json")
 
 
 @pytest.fixture(scope="module")
-def genuine_token(stack: Stack) -> str:
+def genuine_token(stack: RunningStack) -> str:
     reply = stack.request("POST", "/v1/links", admin=True,
                           json_body={"customer_id": "fuzz-1", "touchpoint": "shipping", "order_id": "F-1"})
     assert reply.status == 201, reply.text
@@ -142,23 +143,12 @@ def _realistic_bodies() -> dict[str, list[Any]]:
 REALISTIC = _realistic_bodies()
 
 
-def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
-    out = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            out += _paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            out += _paths(child, (*prefix, index))
-    return out
-
-
 @st.composite
 def mutated(draw: Any, provider: str) -> tuple[str | None, Any]:
     event, body = draw(st.sampled_from(REALISTIC[provider]))
     body = json.loads(json.dumps(body))
     for _ in range(draw(st.integers(1, 3))):
-        path = draw(st.sampled_from(_paths(body)))
+        path = draw(st.sampled_from(json_paths(body)))
         if not path:
             body = draw(_json_values())
             break
@@ -190,7 +180,7 @@ def deliveries(draw: Any) -> tuple[str, dict[str, str], bytes]:
         raw = draw(st.binary(max_size=200))
     headers = {"content-type": draw(st.sampled_from(["application/json", "text/plain", ""]))}
     if provider == "helpscout":
-        headers["X-HelpScout-Event"] = event or draw(st.sampled_from([*HELPSCOUT_EVENTS, "convo.deleted", ""]))
+        headers["X-HelpScout-Event"] = event or draw(st.sampled_from([*HELPSCOUT_EVENT_NAMES, "convo.deleted", ""]))
     return provider, headers, raw
 
 
@@ -248,7 +238,7 @@ def answers(draw: Any) -> tuple[str, bytes, bool]:
 def answer_link(aws: Any) -> str:
     link = mint_link(LinkRequest(customer_id="fuzz-answers", touchpoint="shipping", order_id="F-2"), CATALOG,
                      KeyRing(aws.token_keys), "https://x.example", datetime.now(UTC))
-    return link["token"]
+    return link.token
 
 
 @settings(max_examples=examples(250), deadline=None, database=None,

@@ -31,10 +31,10 @@ from touchpoint.surveys.models import LinkRequest
 from touchpoint.surveys.tokens import KeyRing, SurveyClaims, mint_token
 from touchpoint.tickets import sign
 from touchpoint_local.payloads import SUPPORTED, TicketAction, delivery
+from touchpoint_local.testing import TIMESTAMPED, FakeLambdaContext, StreamReader
 
 CATALOG = load_catalog("ecommerce")
 PROVIDERS = ("zendesk", "intercom", "helpscout", "chatwoot", "freshdesk", "generic")
-TIMESTAMPED = ("zendesk", "chatwoot", "generic")
 SIGNED_BODY = ("zendesk", "intercom", "helpscout", "chatwoot", "generic")  # freshdesk sends a shared secret
 SCRIPT = "<script>alert('xss')</script>"
 IMG = '"><img src=x onerror="alert(1)">'
@@ -81,22 +81,28 @@ def _without_signature(provider: str, headers: dict[str, str]) -> dict[str, str]
     return {k: v for k, v in headers.items() if k not in signed}
 
 
+def refusal(aws: Any, webhooks: Any, provider: str, headers: dict[str, str], raw: bytes) -> tuple[int, str]:
+    """Post a delivery that must be refused: its status and error code, once the table is seen unchanged."""
+    before = snapshot(aws)
+    status, text = post_webhook(webhooks, provider, headers, raw)
+    assert snapshot(aws) == before, (provider, status, text)
+    return status, error_code(text)
+
+
 def test_a_forged_signature_is_refused_without_a_write(aws, webhooks):
     for provider in PROVIDERS:
         # Given a realistic delivery signed with the wrong secret
         headers, raw, _ = genuine(provider)
         forged = {**_without_signature(provider, headers),
                   **sign(provider, raw, "not-the-secret-0123456789", datetime.now(UTC))}
-        before = snapshot(aws)
         # When it is posted / Then it is refused as an invalid signature and nothing is written
-        status, text = post_webhook(webhooks, provider, forged, raw)
-        assert (status, error_code(text)) == (401, "invalid_signature"), provider
-        assert snapshot(aws) == before, provider
+        assert refusal(aws, webhooks, provider, forged, raw) == (401, "invalid_signature"), provider
 
 
 def test_a_missing_or_garbled_signature_is_refused_without_a_write(aws, webhooks):
     for provider in PROVIDERS:
         for how in ("missing", "empty", "garbled", "other_provider"):
+            # Given a genuine delivery without its signature, or with an empty, garbled or another one's
             headers, raw, _ = genuine(provider)
             bare = _without_signature(provider, headers)
             if how == "empty":
@@ -107,10 +113,9 @@ def test_a_missing_or_garbled_signature_is_refused_without_a_write(aws, webhooks
             elif how == "other_provider":
                 other = "generic" if provider != "generic" else "chatwoot"
                 bare.update(sign(other, raw, WEBHOOK_SECRETS[other], datetime.now(UTC)))
-            before = snapshot(aws)
-            status, text = post_webhook(webhooks, provider, bare, raw)
-            assert status == 401 and error_code(text) in ("invalid_signature", "stale_signature"), (provider, how)
-            assert snapshot(aws) == before, (provider, how)
+            # When it is posted / Then it is refused as unsigned (or stale) and nothing is written
+            status, code = refusal(aws, webhooks, provider, bare, raw)
+            assert status == 401 and code in ("invalid_signature", "stale_signature"), (provider, how)
 
 
 def test_a_body_changed_after_signing_is_refused_without_a_write(aws, webhooks):
@@ -119,10 +124,8 @@ def test_a_body_changed_after_signing_is_refused_without_a_write(aws, webhooks):
         headers, raw, _ = genuine(provider, ticket="4242")
         _, other_raw, _ = genuine(provider, ticket="4243")
         assert other_raw != raw
-        before = snapshot(aws)
-        status, text = post_webhook(webhooks, provider, headers, other_raw)
-        assert (status, error_code(text)) == (401, "invalid_signature"), provider
-        assert snapshot(aws) == before, provider
+        # When it is posted / Then it is refused as an invalid signature and nothing is written
+        assert refusal(aws, webhooks, provider, headers, other_raw) == (401, "invalid_signature"), provider
 
 
 def test_a_stale_or_future_signature_is_refused_without_a_write(aws, webhooks):
@@ -130,10 +133,8 @@ def test_a_stale_or_future_signature_is_refused_without_a_write(aws, webhooks):
         for skew in (timedelta(minutes=-6), timedelta(minutes=6), timedelta(days=-400)):
             # Given a genuine delivery signed 6 minutes ago, 6 minutes ahead, or a year ago
             headers, raw, _ = genuine(provider, when=datetime.now(UTC) + skew)
-            before = snapshot(aws)
-            status, text = post_webhook(webhooks, provider, headers, raw)
-            assert (status, error_code(text)) == (401, "stale_signature"), (provider, skew)
-            assert snapshot(aws) == before, (provider, skew)
+            # When it is posted / Then it is refused as stale and nothing is written
+            assert refusal(aws, webhooks, provider, headers, raw) == (401, "stale_signature"), (provider, skew)
 
 
 def test_a_replayed_delivery_changes_nothing(aws, webhooks, tap):
@@ -163,14 +164,12 @@ def test_a_delivery_replayed_after_the_window_is_refused(aws, webhooks, monkeypa
         # Given a genuine delivery, applied
         headers, raw, _ = genuine(provider, ticket=str(5150 + number))
         assert post_webhook(webhooks, provider, headers, raw)[0] == 202, provider
-        before = snapshot(aws)
         # When an eavesdropper replays the captured request six minutes later
         with monkeypatch.context() as later:
             later.setattr(webhooks.module, "datetime", SixMinutesLater)
-            status, text = post_webhook(webhooks, provider, headers, raw)
+            refused = refusal(aws, webhooks, provider, headers, raw)
         # Then it is refused as stale and nothing changes
-        assert (status, error_code(text)) == (401, "stale_signature"), provider
-        assert snapshot(aws) == before, provider
+        assert refused == (401, "stale_signature"), provider
 
 
 # Survey tokens ---------------------------------------------------------------------------------------
@@ -187,7 +186,7 @@ def _mint(keys: dict[str, str], *, customer: str = "cust-tok", order: str = "O-1
     link = mint_link(LinkRequest(customer_id=customer, touchpoint="shipping", order_id=order, ttl_days=days,
                                  properties=properties), CATALOG, KeyRing(keys), "https://x.example",
                      now or datetime.now(UTC))
-    return link["token"]
+    return link.token
 
 
 def _tampered(aws: Any) -> dict[str, str]:
@@ -546,7 +545,6 @@ def test_over_http_oversize_and_nested_bodies_are_refused_without_a_write(shared
 
 # History from before year 1000 ------------------------------------------------------------------------------
 def test_an_import_dated_before_year_1000_is_refused_or_counted_and_never_blocks_the_stream(aws, intake, aggregator):
-    from reliability_support import LambdaContextStub, StreamReader
     from touchpoint.rollups.rebuild import rebuild
     from touchpoint.rollups.store import RollupStore
 
@@ -563,5 +561,5 @@ def test_an_import_dated_before_year_1000_is_refused_or_counted_and_never_blocks
     assert status == 201, text
     # ... or the stream batch that carries it is applied, and every answer is counted
     batch = StreamReader(aws.dynamodb, aws.table_name).new_records()
-    assert aggregator.lambda_handler({"Records": batch}, LambdaContextStub()) == {"batchItemFailures": []}
+    assert aggregator.lambda_handler({"Records": batch}, FakeLambdaContext()) == {"batchItemFailures": []}
     assert rebuild(RollupStore(aws.dynamodb, aws.table_name)).drift == []

@@ -28,22 +28,19 @@ from typing import Any
 
 import pytest
 from reliability_support import (
-    SECRETS,
-    Reply,
-    Stack,
     compare_scorecard,
     iso_week,
     parse_instant,
     percentile,
     previous_week,
     recount,
-    running_stack,
 )
 from touchpoint.catalog import load_catalog
 from touchpoint.surveys.intake import mint_link
 from touchpoint.surveys.models import LinkRequest
 from touchpoint.surveys.tokens import KeyRing
 from touchpoint_local.payloads import SUPPORTED, TicketAction, delivery, expected_event
+from touchpoint_local.testing import Reply, RunningStack, local_secrets, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -54,6 +51,7 @@ SEED = int(os.environ.get("TOUCHPOINT_LOAD_SEED", "6"))
 LOAD_DEADLINE_SECONDS = max(600.0, LOAD_REQUESTS * 0.5)  # a stuck run fails instead of hanging CI
 SLOW_CALL_SECONDS = max(300.0, LOAD_REQUESTS * 0.2)  # draining the aggregator's backlog, the scorecard run
 CATALOG = load_catalog("ecommerce")
+SECRETS = local_secrets()
 CS_TOUCHPOINTS = {t.id for t in CATALOG.touchpoints if t.family == "cs"}
 PROVIDERS = ("zendesk", "intercom", "helpscout", "chatwoot", "freshdesk", "generic")
 CHANNELS = ("phone", "email", "chat", "social", "in_person", "web", "other")
@@ -176,8 +174,8 @@ def build_plan(total: int, base_url: str, now: datetime, seed: int = SEED) -> Pl
         touchpoint = rng.choice(link_touchpoints)
         link = mint_link(LinkRequest(customer_id=customer, touchpoint=touchpoint.id, order_id=f"LO-{index}"),
                          CATALOG, ring, base_url, now)
-        plan.tokens[link["survey_id"]] = {"token": link["token"], "customer": customer, "touchpoint": touchpoint.id,
-                                          "metric": link["metric"], "answered": index < distinct_tokens}
+        plan.tokens[link.survey_id] = {"token": link.token, "customer": customer, "touchpoint": touchpoint.id,
+                                          "metric": link.metric, "answered": index < distinct_tokens}
     answered = [sid for sid, t in plan.tokens.items() if t["answered"]]
     unanswered = [sid for sid, t in plan.tokens.items() if not t["answered"]]
     firsts: dict[str, Call] = {}
@@ -273,7 +271,7 @@ def _originals_first(calls: list[Call]) -> None:
 
 
 # Sending --------------------------------------------------------------------------------------------
-def send(stack: Stack, call: Call) -> None:
+def send(stack: RunningStack, call: Call) -> None:
     try:
         if call.after is not None and not call.after.done.wait(timeout=120):
             call.error = "its original never completed"
@@ -329,7 +327,8 @@ def stack():
         yield running
 
 
-def test_a_bounded_concurrent_load_loses_and_doubles_nothing(stack: Stack, capsys: pytest.CaptureFixture) -> None:
+def test_a_bounded_concurrent_load_loses_and_doubles_nothing(stack: RunningStack,
+                                                             capsys: pytest.CaptureFixture) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     period = iso_week(now.date())
     # Given a shuffled plan of N mixed requests over 16 threads

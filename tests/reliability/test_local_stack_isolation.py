@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from reliability_support import SECRETS
 from touchpoint import runtime
 from touchpoint.catalog import load_catalog
 from touchpoint.surveys.intake import mint_link
@@ -53,11 +52,11 @@ def test_a_concurrent_request_never_replaces_the_event_another_request_is_handli
     stack = embedded_stack
     link = mint_link(LinkRequest(customer_id="iso-1", touchpoint="shipping", order_id="ISO-1"),
                      load_catalog(os.environ.get("TOUCHPOINT_CATALOG", "ecommerce")),
-                     KeyRing(SECRETS["token_keys"]), stack.url, datetime.now(UTC))
+                     KeyRing(stack.secrets["token_keys"]), stack.url, datetime.now(UTC))
     webhook = json.dumps({"event_id": "iso-e1", "ticket_id": "ISO-T1", "customer_id": "iso-2", "channel": "chat",
                           "event": "created", "occurred_at": "2026-11-16T09:00:00Z"}).encode()
     webhook_headers = {"content-type": "application/json",
-                       **sign("generic", webhook, SECRETS["webhook_secrets"]["generic"], datetime.now(UTC))}
+                       **sign("generic", webhook, stack.secrets["webhook_secrets"]["generic"], datetime.now(UTC))}
     replies: dict[str, tuple[int, Any]] = {}
     webhook_done = threading.Event()
 
@@ -79,10 +78,10 @@ def test_a_concurrent_request_never_replaces_the_event_another_request_is_handli
 
     intake.app.use(middlewares=[hold])
     # When both are handled
-    replies["answer"] = _handle(stack, "POST", f"/s/{link['token']}",
+    replies["answer"] = _handle(stack, "POST", f"/s/{link.token}",
                                 {"content-type": "application/json", "x-hold": "1"}, b'{"score": 4}')
     assert webhook_done.wait(timeout=30)
     # Then each request was handled with its own event: the answer is recorded, the webhook applied
     assert replies["answer"][0] == 201, replies["answer"]
-    assert replies["answer"][1]["survey_id"] == link["survey_id"] and replies["answer"][1]["score"] == 4
+    assert replies["answer"][1]["survey_id"] == link.survey_id and replies["answer"][1]["score"] == 4
     assert replies["webhook"][0] == 202, replies["webhook"]

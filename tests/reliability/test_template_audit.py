@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from reliability_support import ROOT
 from touchpoint_local.template import load_template
+from touchpoint_local.testing import ROOT
 
 # Managed policies SAM attaches on its own; both grant on "*" and AWS offers no scoped variant.
 MANAGED_POLICY_EXCEPTIONS = {

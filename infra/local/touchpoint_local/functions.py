@@ -10,9 +10,28 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from .template import FunctionSpec
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """``path`` imported as a new module called ``name``: a fresh copy with its own globals, as one
+    Lambda execution environment has (a cold start). It is registered in ``sys.modules`` while it
+    lives, and dropped again when importing it fails."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
 
 
 @dataclass
@@ -52,13 +71,7 @@ class LocalFunction:
     def _load(self) -> Any:
         module_name, _, attribute = self.spec.handler.rpartition(".")
         path = self.spec.code_dir / f"{module_name.replace('.', '/')}.py"
-        unique = f"_touchpoint_local_{self.spec.logical_id}_{self._loaded}"
-        spec = importlib.util.spec_from_file_location(unique, path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[unique] = module
-        spec.loader.exec_module(module)
+        module = load_module(path, f"_touchpoint_local_{self.spec.logical_id}_{self._loaded}")
         self._loaded += 1
         return getattr(module, attribute)
 

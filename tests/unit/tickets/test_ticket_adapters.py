@@ -6,17 +6,11 @@ import json
 from typing import Any
 
 import pytest
-from ticket_fixtures import (
-    HELPSCOUT_EVENTS,
-    RECEIVED_AT,
-    fixture_bytes,
-    fixture_json,
-    fixture_names,
-    parse_fixture,
-)
+from ticket_fixtures import RECEIVED_AT, parse_fixture
 from touchpoint.errors import ApiError
 from touchpoint.tickets import parse_webhook
 from touchpoint.tickets.channels import channel_for
+from touchpoint_local.testing import event_headers, fixture_bytes, fixture_json, fixture_names
 
 HASHED = "<content hash>"  # the id is sha256 of the body: stability is tested separately
 
@@ -29,10 +23,25 @@ def expected(event_id: str, provider: str, ticket_id: str, customer_id: str, cha
             "handle_seconds": handle_seconds, "tags": tags, "category": category}
 
 
+def refusal(provider: str, body: Any, catalog: Any, headers: dict[str, str] | None = None,
+            **options: Any) -> ApiError:
+    """The ApiError that parsing ``body`` (bytes as sent, or a value sent as JSON) raises: it must raise."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    with pytest.raises(ApiError) as raised:
+        parse_webhook(provider, headers or {}, raw, catalog, **options)
+    return raised.value
+
+
 ZD_USER, ZD_TAGS = "zendesk:user:20978392", ["damaged", "returns"]
 IC_TICKET = "1911149811"
 HS_TICKET, HS_CUSTOMER = "2391938111", "sam.lee@example.com"
 FD_CUSTOMER, FD_TAGS = "nina.park@example.com", ["exchange", "size"]
+
+
+def intercom_conversation(event_id: str, event: str, occurred_at: str) -> dict[str, Any]:
+    """An event of the Messenger conversation of the Intercom fixtures: chat with cust_1042, tagged shipping."""
+    return expected(event_id, "intercom", IC_TICKET, "cust_1042", "chat", "support", event, occurred_at, ["shipping"])
+
 
 EXPECTED: dict[tuple[str, str], list[dict[str, Any]]] = {
     # Zendesk event subscriptions: the customer is the namespaced Zendesk user (no email in payload).
@@ -58,21 +67,16 @@ EXPECTED: dict[tuple[str, str], list[dict[str, Any]]] = {
         HASHED, "zendesk", "35501", "jane.doe@example.com", "web", "support_returns", "agent_replied",
         "2026-11-16T10:25:13Z", ["order_status", "refund", "vip"], category="question", handle_seconds=420)],
     # Intercom: Messenger conversations are chat; "closed" can be reopened, so it is a solve.
-    ("intercom", "conversation_user_created"): [expected(
-        "notif_5c1b0d4e-7f7a-4b57-9f0e-1a2b3c4d5e6f", "intercom", IC_TICKET, "cust_1042", "chat", "support",
-        "created", "2026-11-17T10:30:00Z", ["shipping"])],
-    ("intercom", "conversation_admin_replied"): [expected(
-        "notif_8d2e1f30-1a2b-4c3d-8e9f-0a1b2c3d4e5f", "intercom", IC_TICKET, "cust_1042", "chat", "support",
-        "agent_replied", "2026-11-17T10:45:21Z", ["shipping"])],
-    ("intercom", "conversation_user_replied"): [expected(
-        "notif_2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901", "intercom", IC_TICKET, "cust_1042", "chat", "support",
-        "customer_replied", "2026-11-17T10:54:59Z", ["shipping"])],
-    ("intercom", "conversation_admin_closed"): [expected(
-        "notif_3c4d5e6f-7081-4293-a4b5-c6d7e8f90a1b", "intercom", IC_TICKET, "cust_1042", "chat", "support",
-        "solved", "2026-11-17T11:00:00Z", ["shipping"])],
-    ("intercom", "conversation_admin_opened"): [expected(
-        "notif_4d5e6f70-8192-43a4-b5c6-d7e8f90a1b2c", "intercom", IC_TICKET, "cust_1042", "chat", "support",
-        "reopened", "2026-11-18T11:00:00Z", ["shipping"])],
+    ("intercom", "conversation_user_created"): [intercom_conversation(
+        "notif_5c1b0d4e-7f7a-4b57-9f0e-1a2b3c4d5e6f", "created", "2026-11-17T10:30:00Z")],
+    ("intercom", "conversation_admin_replied"): [intercom_conversation(
+        "notif_8d2e1f30-1a2b-4c3d-8e9f-0a1b2c3d4e5f", "agent_replied", "2026-11-17T10:45:21Z")],
+    ("intercom", "conversation_user_replied"): [intercom_conversation(
+        "notif_2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901", "customer_replied", "2026-11-17T10:54:59Z")],
+    ("intercom", "conversation_admin_closed"): [intercom_conversation(
+        "notif_3c4d5e6f-7081-4293-a4b5-c6d7e8f90a1b", "solved", "2026-11-17T11:00:00Z")],
+    ("intercom", "conversation_admin_opened"): [intercom_conversation(
+        "notif_4d5e6f70-8192-43a4-b5c6-d7e8f90a1b2c", "reopened", "2026-11-18T11:00:00Z")],
     ("intercom", "conversation_user_created_email"): [expected(
         "notif_6f708192-a3b4-45c6-d7e8-f90a1b2c3d4e", "intercom", "1911150002", "omar.k@example.org", "email",
         "support", "created", "2026-11-17T11:46:40Z", [])],
@@ -159,7 +163,7 @@ def test_a_redelivery_yields_the_same_event(provider: str, name: str, catalog) -
     # Given a delivery and its retry (re-serialised with other whitespace and key order)
     body = fixture_json(provider, name)
     retry = json.dumps(body, indent=4, sort_keys=True).encode()
-    headers = {"X-HelpScout-Event": _helpscout_event(name)} if provider == "helpscout" else {}
+    headers = event_headers(provider, name)
 
     # When both are parsed
     first = parse_webhook(provider, headers, fixture_bytes(provider, name), catalog, received_at=RECEIVED_AT)
@@ -186,21 +190,19 @@ def test_content_hashes_separate_different_deliveries(catalog) -> None:
 def test_unparseable_bodies_are_400(provider: str, raw: bytes, catalog) -> None:
     # Given a body that is not JSON
     # When parsed
-    with pytest.raises(ApiError) as raised:
-        parse_webhook(provider, {"X-HelpScout-Event": "convo.created"}, raw, catalog)
+    error = refusal(provider, raw, catalog, {"X-HelpScout-Event": "convo.created"})
 
     # Then it is SPEC's 400
-    assert (raised.value.status, raised.value.code) == (400, "invalid_json")
+    assert (error.status, error.code) == (400, "invalid_json")
 
 
 def test_an_unknown_provider_is_422(catalog) -> None:
     # Given a provider outside SPEC §3
     # When parsed
-    with pytest.raises(ApiError) as raised:
-        parse_webhook("jira", {}, b"{}", catalog)
+    error = refusal("jira", b"{}", catalog)
 
     # Then it is "unknown provider"
-    assert (raised.value.status, raised.value.code) == (422, "unknown_provider")
+    assert (error.status, error.code) == (422, "unknown_provider")
 
 
 def _without(provider: str, name: str, *path: str) -> bytes:
@@ -230,14 +232,12 @@ def test_a_missing_ticket_id_customer_or_time_is_422_on_that_field(provider, nam
                                                                     catalog) -> None:
     # Given a relevant payload missing something the ticket state needs
     raw = _without(provider, name, *path)
-    headers = {"X-HelpScout-Event": _helpscout_event(name)} if provider == "helpscout" else {}
+    headers = event_headers(provider, name)
 
     # When parsed
-    with pytest.raises(ApiError) as raised:
-        parse_webhook(provider, headers, raw, catalog, received_at=RECEIVED_AT)
+    error = refusal(provider, raw, catalog, headers, received_at=RECEIVED_AT)
 
     # Then the 422 names the field where the sender wrote (or should have written) it
-    error = raised.value
     assert (error.status, error.code, error.field) == (422, "invalid_ticket_event", field)
 
 
@@ -247,11 +247,10 @@ def test_an_unreadable_time_is_422_on_that_field(when: object, catalog) -> None:
     body = {**fixture_json("zendesk", "event_ticket_created"), "time": when}
 
     # When parsed
-    with pytest.raises(ApiError) as raised:
-        parse_webhook("zendesk", {}, json.dumps(body).encode(), catalog)
+    error = refusal("zendesk", body, catalog)
 
     # Then the first time present is the one that must parse, and it is named
-    assert (raised.value.status, raised.value.field) == (422, "time")
+    assert (error.status, error.field) == (422, "time")
 
 
 def test_a_missing_time_falls_back_to_the_next_documented_one(catalog) -> None:
@@ -269,11 +268,10 @@ def test_a_customer_without_external_id_or_email_is_422(catalog) -> None:
     body = {**fixture_json("zendesk", "trigger_created"), "requester_external_id": "", "requester_email": ""}
 
     # When parsed
-    with pytest.raises(ApiError) as raised:
-        parse_webhook("zendesk", {}, json.dumps(body).encode(), catalog)
+    error = refusal("zendesk", body, catalog)
 
     # Then the customer field is named
-    assert (raised.value.status, raised.value.field) == (422, "requester_email")
+    assert (error.status, error.field) == (422, "requester_email")
 
 
 @pytest.mark.parametrize("provider", ["zendesk", "freshdesk"])
@@ -284,21 +282,19 @@ def test_our_trigger_bodies_need_a_known_event_kind(provider: str, event: object
     body = {**fixture_json(provider, name), "event": event}
 
     # When parsed
-    with pytest.raises(ApiError) as raised:
-        parse_webhook(provider, {}, json.dumps(body).encode(), catalog)
+    error = refusal(provider, body, catalog)
 
     # Then it is a 422 on "event"
-    assert (raised.value.status, raised.value.field) == (422, "event")
+    assert (error.status, error.field) == (422, "event")
 
 
 def test_zendesk_bodies_of_neither_format_are_422(catalog) -> None:
     # Given a JSON object that is neither an event subscription nor our trigger body
     # When parsed
-    with pytest.raises(ApiError) as raised:
-        parse_webhook("zendesk", {}, b'{"ticket": {"id": 1}}', catalog)
+    error = refusal("zendesk", b'{"ticket": {"id": 1}}', catalog)
 
     # Then it is a 422
-    assert raised.value.status == 422
+    assert error.status == 422
 
 
 @pytest.mark.parametrize("value", ["ten", "-5", "1.5", True, [1]])
@@ -307,11 +303,10 @@ def test_a_bad_handle_time_is_422(value: object, catalog) -> None:
     body = {**fixture_json("zendesk", "trigger_agent_replied"), "handle_seconds": value}
 
     # When parsed
-    with pytest.raises(ApiError) as raised:
-        parse_webhook("zendesk", {}, json.dumps(body).encode(), catalog)
+    error = refusal("zendesk", body, catalog)
 
     # Then it is refused on that field
-    assert (raised.value.status, raised.value.field) == (422, "handle_seconds")
+    assert (error.status, error.field) == (422, "handle_seconds")
 
 
 def test_an_empty_handle_time_means_not_reported(catalog) -> None:
@@ -328,21 +323,19 @@ def test_an_empty_handle_time_means_not_reported(catalog) -> None:
 def test_freshdesk_without_any_time_is_422(catalog) -> None:
     # Given the Freshdesk body without occurred_at, and a caller that did not pass received_at
     # When parsed
-    with pytest.raises(ApiError) as raised:
-        parse_webhook("freshdesk", {}, fixture_bytes("freshdesk", "reply_sent"), catalog)
+    error = refusal("freshdesk", fixture_bytes("freshdesk", "reply_sent"), catalog)
 
     # Then the time field is named
-    assert (raised.value.status, raised.value.field) == (422, "occurred_at")
+    assert (error.status, error.field) == (422, "occurred_at")
 
 
 def test_helpscout_needs_its_event_header(catalog) -> None:
     # Given a Help Scout body without X-HelpScout-Event
     # When parsed
-    with pytest.raises(ApiError) as raised:
-        parse_webhook("helpscout", {}, fixture_bytes("helpscout", "convo_created"), catalog)
+    error = refusal("helpscout", fixture_bytes("helpscout", "convo_created"), catalog)
 
     # Then the header is named
-    assert (raised.value.status, raised.value.field) == (422, "X-HelpScout-Event")
+    assert (error.status, error.field) == (422, "X-HelpScout-Event")
 
 
 @pytest.mark.parametrize("event_name", ["convo.note.created", "convo.assigned", "customer.created",
@@ -407,11 +400,9 @@ def test_generic_touchpoint_must_exist_in_the_catalog(catalog) -> None:
     body = {**fixture_json("generic", "event"), "touchpoint": "valet_parking"}
 
     # When parsed
-    with pytest.raises(ApiError) as raised:
-        parse_webhook("generic", {}, json.dumps(body).encode(), catalog)
+    error = refusal("generic", body, catalog)
 
     # Then it is SPEC's 422 for an unknown touchpoint
-    error = raised.value
     assert (error.status, error.code, error.field) == (422, "unknown_touchpoint", "touchpoint")
 
 
@@ -430,9 +421,8 @@ def test_generic_batches_hold_1_to_100_events(size: int, catalog) -> None:
     raw = json.dumps([fixture_json("generic", "event")] * size).encode()
 
     # When parsed / Then it is refused
-    with pytest.raises(ApiError) as raised:
-        parse_webhook("generic", {}, raw, catalog)
-    assert raised.value.status == 422
+    error = refusal("generic", raw, catalog)
+    assert error.status == 422
 
 
 def test_generic_batch_errors_name_the_item(catalog) -> None:
@@ -441,11 +431,10 @@ def test_generic_batch_errors_name_the_item(catalog) -> None:
     batch[1]["channel"] = "pigeon"
 
     # When parsed
-    with pytest.raises(ApiError) as raised:
-        parse_webhook("generic", {}, json.dumps(batch).encode(), catalog)
+    error = refusal("generic", batch, catalog)
 
     # Then the field points into the batch
-    assert raised.value.field == "[1].channel"
+    assert error.field == "[1].channel"
 
 
 def test_overlong_or_control_character_tags_are_dropped_not_fatal(catalog) -> None:
@@ -487,10 +476,6 @@ def test_events_without_tags_leave_the_touchpoint_to_the_fold(catalog) -> None:
 def test_channel_mapping(raw: object, channel: str) -> None:
     # Given a provider's channel name / When mapped / Then it lands in the documented SPEC channel
     assert channel_for(raw) == channel
-
-
-def _helpscout_event(name: str) -> str:
-    return HELPSCOUT_EVENTS[name]
 
 
 def test_helpscout_reply_without_embedded_threads_uses_the_conversation_update(catalog) -> None:

@@ -8,10 +8,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ticket_fixtures import HELPSCOUT_EVENTS, RECEIVED_AT, fixture_json, fixture_names
+from ticket_fixtures import RECEIVED_AT
 from touchpoint.catalog import load_catalog
 from touchpoint.errors import ApiError
 from touchpoint.tickets import PROVIDERS, TicketEvent, parse_webhook
+from touchpoint_local.testing import HELPSCOUT_EVENTS, event_headers, fixture_json, fixture_names, json_paths
 
 CATALOG = load_catalog("ecommerce")
 # Building the text strategies' Unicode tables is slow on a cold start; time limits would only flake.
@@ -60,23 +61,12 @@ def test_random_json_never_raises_anything_but_api_error(provider: str, body: An
     parse_or_refuse(provider, headers, json.dumps(body).encode())
 
 
-def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += _paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += _paths(child, (*prefix, index))
-    return found
-
-
 @st.composite
 def mutated_fixtures(draw: st.DrawFn) -> tuple[str, str, Any]:
     """A real payload with one value anywhere in it replaced by random JSON (or removed)."""
     provider, name = draw(st.sampled_from(FIXTURES))
     body = fixture_json(provider, name)
-    path = draw(st.sampled_from(_paths(body)))
+    path = draw(st.sampled_from(json_paths(body)))
     if not path:
         return provider, name, draw(JSON_VALUES)
     parent = body
@@ -94,7 +84,7 @@ def mutated_fixtures(draw: st.DrawFn) -> tuple[str, str, Any]:
 def test_mutated_fixtures_never_raise_anything_but_api_error(case: tuple[str, str, Any]) -> None:
     # Given a real payload with one part damaged
     provider, name, body = case
-    headers = {"X-HelpScout-Event": HELPSCOUT_EVENTS[name]} if provider == "helpscout" else {}
+    headers = event_headers(provider, name)
 
     # When parsed / Then events or an ApiError
     parse_or_refuse(provider, headers, json.dumps(body).encode())

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from touchpoint.errors import ApiError
 from touchpoint.tickets import PROVIDERS, sign, verify_signature
+from touchpoint_local.testing import TIMESTAMPED
 
 SECRET = "s3cr3t-for-tests"
 BODY = b'{"ticket_id":"35501","event":"solved"}'
 NOW = datetime(2026, 11, 22, 15, 4, 5, tzinfo=UTC)
-TIMESTAMPED = ("zendesk", "chatwoot", "generic")
 SIGNING = tuple(provider for provider in PROVIDERS if provider != "freshdesk")
 SIGNATURE_HEADER = {
     "zendesk": "X-Zendesk-Webhook-Signature",

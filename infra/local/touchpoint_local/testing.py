@@ -1,0 +1,446 @@
+"""Test support for tests/ and benchmarks/ (never deployed; the local stack itself never imports it).
+
+* Handlers in-process: ``load_handler`` imports functions/<name>/app.py from its file under a fresh
+  module name, like a cold start; ``http_event`` builds an API Gateway HTTP API (payload 2.0) event
+  from the ``sam local generate-event`` sample; ``HandlerClient`` sends those events to a handler with a
+  ``FakeLambdaContext`` and answers a ``Reply``; ``EventTap`` copies what reaches an EventBridge bus into
+  an SQS queue; ``StreamReader`` reads a table's stream as Lambda hands it to the aggregator.
+* `touchpoint local` over HTTP: ``running_stack`` starts it as a user would, on a ``free_port``, and
+  yields a ``RunningStack`` (keep-alive HTTP client, the moto table behind it, ``touchpoint rebuild``).
+* Helpdesk webhooks: the fixtures of tests/fixtures/webhooks by provider and name, the header Help Scout
+  names its event in, and the providers whose signature carries a timestamp.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import http.client
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from base64 import b64decode, b64encode
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from .functions import load_module
+from .stack import load_local_secrets
+
+ROOT = Path(__file__).resolve().parents[3]  # the checkout: template.yaml, functions/, tests/
+SAMPLE_HTTP_EVENT = ROOT / "infra" / "events" / "http-api-proxy.json"
+WEBHOOK_FIXTURES = ROOT / "tests" / "fixtures" / "webhooks"
+REGION = "us-east-1"
+API_DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
+REQUEST_TIMEOUT = 30.0
+# Anything that could point boto3 at a real endpoint, profile or config.
+REAL_AWS_SETTINGS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SECRETSMANAGER",
+                     "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+
+
+@functools.lru_cache(maxsize=1)
+def local_secrets() -> dict[str, Any]:
+    """infra/local/secrets.json: the admin key, token keys and webhook secrets of `touchpoint local`."""
+    return load_local_secrets(ROOT)
+
+
+# Handlers in-process ---------------------------------------------------------------------------------
+_cold_starts = itertools.count()
+
+
+def load_handler(function: str | Path, prefix: str = "touchpoint_test") -> ModuleType:
+    """functions/<function>/app.py (or the file ``function``) imported from its file under a fresh module
+    name, like a cold start: import it after the environment is set. ``unload`` drops it again."""
+    path = function if isinstance(function, Path) else ROOT / "functions" / function / "app.py"
+    return load_module(path, f"{prefix}_{path.parent.name}_{next(_cold_starts)}")
+
+
+def unload(module: ModuleType) -> None:
+    sys.modules.pop(module.__name__, None)
+
+
+@dataclass
+class FakeLambdaContext:
+    """What a handler reads of its Lambda context (Powertools logs it), with time to spare."""
+
+    function_name: str = "touchpoint-test"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+    log_stream_name: str = "test"
+    remaining_ms: int = 60_000
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:123456789012:function:{self.function_name}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@functools.lru_cache(maxsize=1)
+def _sample_http_event() -> dict[str, Any]:
+    return json.loads(SAMPLE_HTTP_EVENT.read_text("utf-8"))
+
+
+def is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def http_event(
+    method: str,
+    path: str,
+    body: str | bytes | dict | list | None = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    path_params: dict[str, str] | None = None,
+    base64: bool | None = None,
+    route_key: str | None = None,
+    domain: str = API_DOMAIN,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event, from the `sam local generate-event` sample.
+
+    ``body`` may be text, bytes, or a dict/list (sent as JSON with a JSON content type unless one is
+    given). ``base64`` defaults to what API Gateway does: base64-encode a body that is not UTF-8 text.
+    ``route_key`` defaults to "METHOD path"; pass the template's route (``POST /s/{token}``) to mirror
+    what API Gateway sends."""
+    event = copy.deepcopy(_sample_http_event())
+    all_headers = {k.lower(): v for k, v in (headers or {}).items()}
+    if isinstance(body, dict | list):
+        body = json.dumps(body)
+        all_headers.setdefault("content-type", "application/json")
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    if base64 is None:
+        base64 = raw is not None and not is_utf8(raw)
+    all_headers.setdefault("host", domain)
+    all_headers.setdefault("user-agent", "pytest")
+    if raw is not None:
+        all_headers.setdefault("content-length", str(len(raw)))
+    event.update({
+        "routeKey": route_key or f"{method.upper()} {path}",
+        "rawPath": path,
+        "rawQueryString": urlencode(query or {}),
+        "cookies": [],
+        "headers": all_headers,
+        "isBase64Encoded": bool(base64 and raw is not None),
+    })
+    for key, value in (("queryStringParameters", query), ("pathParameters", path_params)):
+        if value:
+            event[key] = dict(value)
+        else:
+            event.pop(key, None)
+    if raw is None:
+        event.pop("body", None)
+    else:
+        event["body"] = b64encode(raw).decode("ascii") if base64 else raw.decode("utf-8")
+    context = event["requestContext"]
+    context.pop("authentication", None)
+    context.pop("authorizer", None)
+    context.update({"domainName": domain, "domainPrefix": domain.split(".")[0], "stage": "$default",
+                    "routeKey": event["routeKey"]})
+    context["http"].update({"method": method.upper(), "path": path, "userAgent": all_headers["user-agent"]})
+    event.pop("stageVariables", None)
+    return event
+
+
+@dataclass
+class Reply:
+    """An HTTP answer, from a handler or over the wire: header names lower-cased, the body as text."""
+
+    status: int
+    headers: dict[str, str]
+    body: str
+    seconds: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return self.body
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
+
+
+class HandlerClient:
+    """Sends HTTP API v2 events to a handler module as API Gateway would, and reads its answer."""
+
+    http_event = staticmethod(http_event)
+    domain = API_DOMAIN
+
+    def __init__(self, module: ModuleType, context: Any = None) -> None:
+        self.module = module
+        self.context = context or FakeLambdaContext()
+
+    def send(self, event: dict[str, Any]) -> Reply:
+        result = self.module.lambda_handler(event, self.context)
+        body = result.get("body") or ""
+        if result.get("isBase64Encoded"):
+            body = b64decode(body).decode("utf-8", "replace")
+        return Reply(int(result["statusCode"]), {k.lower(): v for k, v in (result.get("headers") or {}).items()},
+                     body)
+
+    def request(self, method: str, path: str, body: Any = None, **event: Any) -> Reply:
+        """``http_event(method, path, body, **event)``, sent."""
+        return self.send(http_event(method, path, body, **event))
+
+
+class EventTap:
+    """Every Touchpoint event that reached an EventBridge bus, through a rule that copies them into an
+    SQS queue. ``published`` keeps what it read, so each call answers everything so far."""
+
+    def __init__(self, bus: str, queue: str = "touchpoint-test-tap", region: str = REGION) -> None:
+        import boto3
+
+        events = boto3.client("events", region_name=region)
+        self.sqs = boto3.client("sqs", region_name=region)
+        events.create_event_bus(Name=bus)
+        self.queue_url = self.sqs.create_queue(QueueName=queue)["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url,
+                                            AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="tap", EventBusName=bus, EventPattern=json.dumps({"source": ["touchpoint"]}))
+        events.put_targets(Rule="tap", EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
+        self.seen: list[dict[str, Any]] = []
+
+    def published(self, detail_type: str | None = None) -> list[dict[str, Any]]:
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                                WaitTimeSeconds=0).get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                self.seen.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return [e for e in self.seen if detail_type is None or e.get("detail-type") == detail_type]
+
+
+class StreamReader:
+    """A table's stream as Lambda hands it to the aggregator, from where the last read stopped."""
+
+    def __init__(self, client: Any, table: str, region: str = REGION) -> None:
+        self.client, self.table, self.region = client, table, region
+        self.positions: dict[str, str] = {}  # per shard
+
+    def new_records(self) -> list[dict[str, Any]]:
+        import boto3
+
+        from .streams import read_stream
+
+        arn = self.client.describe_table(TableName=self.table)["Table"]["LatestStreamArn"]
+        return read_stream(boto3.session.Session(region_name=self.region), arn, self.positions)
+
+
+# `touchpoint local` over HTTP --------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def touchpoint_exe() -> str:
+    """The ``touchpoint`` command of this environment."""
+    return shutil.which("touchpoint") or str(Path(sys.executable).parent / "touchpoint")
+
+
+class KeepAliveClient:
+    """One persistent HTTP/1.1 connection per thread to the stack (the gateway keeps connections
+    open), reconnecting once when the server closed it."""
+
+    def __init__(self, base: str) -> None:
+        parts = urlsplit(base)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self._local = threading.local()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = http.client.HTTPConnection(self.host, self.port, timeout=REQUEST_TIMEOUT)
+            self._local.connection = connection
+        return connection
+
+    def close(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: Mapping[str, str] | None = None, timeout: float = REQUEST_TIMEOUT) -> Reply:
+        for attempt in (1, 2):
+            connection = self._connection()
+            connection.timeout = timeout
+            if connection.sock is not None:
+                connection.sock.settimeout(timeout)
+            started = time.perf_counter()
+            try:
+                connection.request(method, path, body=body, headers=dict(headers or {}))
+                response = connection.getresponse()
+                payload = response.read()
+            except (ConnectionError, http.client.RemoteDisconnected, http.client.CannotSendRequest,
+                    http.client.BadStatusLine):
+                # A kept-alive connection the server had closed; a fresh one is a new request.
+                self.close()
+                if attempt == 2:
+                    raise
+                continue
+            elapsed = time.perf_counter() - started
+            if response.getheader("connection", "").lower() == "close":
+                self.close()
+            return Reply(response.status, {k.lower(): v for k, v in response.getheaders()},
+                         payload.decode("utf-8", "replace"), elapsed)
+        raise AssertionError("unreachable")
+
+
+@dataclass
+class RunningStack:
+    """A running `touchpoint local`: its base URL, /_local/info and the local secrets."""
+
+    base: str
+    info: dict[str, Any]
+    secrets: dict[str, Any] = field(default_factory=local_secrets)
+    process: subprocess.Popen | None = None
+    log: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.http = KeepAliveClient(self.base)
+
+    @property
+    def admin_key(self) -> str:
+        return self.secrets["admin_api_key"]
+
+    def request(self, method: str, path: str, *, json_body: Any = None, data: bytes | None = None,
+                headers: Mapping[str, str] | None = None, admin: bool = False,
+                timeout: float = REQUEST_TIMEOUT) -> Reply:
+        all_headers = dict(headers or {})
+        if json_body is not None:
+            data = json.dumps(json_body).encode()
+            all_headers.setdefault("content-type", "application/json")
+        if admin:
+            all_headers["x-api-key"] = self.admin_key
+        return self.http.request(method, path, data, all_headers, timeout)
+
+    def dynamodb(self) -> Any:
+        import boto3
+
+        return boto3.client("dynamodb", endpoint_url=self.info["aws_endpoint"], region_name=self.info["region"],
+                            aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106 - moto
+
+    @property
+    def table(self) -> str:
+        return self.info["resources"]["FeedbackTable"]
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every item of the feedback table, as plain values."""
+        from touchpoint.platform.dynamo import from_item, scan_all
+
+        return [from_item(item) for item in scan_all(self.dynamodb(), TableName=self.table)]
+
+    def item_count(self) -> int:
+        client, total, request = self.dynamodb(), 0, {"TableName": self.table, "Select": "COUNT"}
+        while True:
+            page = client.scan(**request)
+            total += page["Count"]
+            if "LastEvaluatedKey" not in page:
+                return total
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def rebuild(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+        """`touchpoint rebuild --stack BASE ARGS...`, as a user runs it against this stack."""
+        return subprocess.run([touchpoint_exe(), "rebuild", "--stack", self.base, *args],  # noqa: S603
+                              capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@contextmanager
+def running_stack(start_timeout: float = 120.0) -> Iterator[RunningStack]:
+    """`touchpoint local` as a user starts it (no AWS_* settings inherited), on a free port, stopped
+    (SIGINT, then SIGKILL) after. Raises RuntimeError with the end of its output if it does not start."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    process = subprocess.Popen([touchpoint_exe(), "local", "--port", str(port)], cwd=ROOT, env=env,  # noqa: S603
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines: list[str] = []
+    assert process.stdout is not None
+    threading.Thread(target=lambda: [lines.append(line) for line in process.stdout], daemon=True).start()
+    ready = f"Touchpoint local stack on http://127.0.0.1:{port}"
+    deadline = time.monotonic() + start_timeout
+    try:
+        while time.monotonic() < deadline and process.poll() is None and not any(ready in x for x in lines):
+            time.sleep(0.05)
+        if not any(ready in line for line in lines):
+            raise RuntimeError("local stack did not start:\n" + "".join(lines[-40:]))
+        base = f"http://127.0.0.1:{port}"
+        info = RunningStack(base, {}).request("GET", "/_local/info").json()
+        stack = RunningStack(base, info, process=process, log=lines)
+        yield stack
+        stack.http.close()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+# Helpdesk webhook fixtures (tests/fixtures/webhooks/<provider>/<name>.json) ---------------------------
+# Help Scout names the event in a header, not in the body; the fixtures record which one they are.
+HELPSCOUT_EVENTS = {
+    "convo_created": "convo.created",
+    "convo_agent_reply_created": "convo.agent.reply.created",
+    "convo_customer_reply_created": "convo.customer.reply.created",
+    "convo_status_closed": "convo.status",
+    "convo_status_reopened": "convo.status",
+}
+# The providers whose signature carries a timestamp (and therefore a 5-minute window).
+TIMESTAMPED = ("zendesk", "chatwoot", "generic")
+
+
+def fixture_names(provider: str) -> list[str]:
+    return sorted(path.stem for path in (WEBHOOK_FIXTURES / provider).glob("*.json"))
+
+
+def fixture_bytes(provider: str, name: str) -> bytes:
+    return (WEBHOOK_FIXTURES / provider / f"{name}.json").read_bytes()
+
+
+def fixture_json(provider: str, name: str) -> Any:
+    return json.loads(fixture_bytes(provider, name))
+
+
+def event_headers(provider: str, name: str) -> dict[str, str]:
+    """The headers a delivery of the fixture carries besides its signature: Help Scout's event name."""
+    return {"X-HelpScout-Event": HELPSCOUT_EVENTS[name]} if provider == "helpscout" else {}
+
+
+def json_paths(value: Any, prefix: tuple = ()) -> list[tuple]:
+    """The path (keys and indexes) of every part of a JSON value, the value itself first: where a fuzzer
+    can damage a realistic payload."""
+    out = [prefix]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            out += json_paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            out += json_paths(child, (*prefix, index))
+    return out
