@@ -28,9 +28,10 @@ def receive(provider: str):
     event = app.current_event
     receipt = tickets.receive_webhook(
         provider, event.headers, raw_body(event),
-        secret=runtime.webhook_secret(provider), catalog=runtime.catalog(), store=runtime.ticket_store(),
+        secrets=runtime.webhook_secrets(), catalog=runtime.catalog(), store=runtime.ticket_store(),
         publisher=runtime.event_publisher(), ring=runtime.key_ring(),
         base_url=request_base_url(event, runtime.settings().public_base_url), now=datetime.now(UTC),
+        url_token=event.get_query_string_value("token"),
     )
     logger.info("webhook", extra={"provider": provider, "applied": receipt.applied,
                                   "duplicates": receipt.duplicates})

@@ -56,10 +56,11 @@ def key_ring() -> KeyRing:
     return KeyRing(token_keys(get_settings()))
 
 
-def webhook_secret(provider: str) -> str | None:
-    from touchpoint.platform.secrets import webhook_secrets
+def webhook_secrets() -> dict[str, str]:
+    """{provider: secret} and the opt-in ``chatwoot_url_token`` (Powertools caches the secret)."""
+    from touchpoint.platform.secrets import webhook_secrets as read
 
-    return webhook_secrets(get_settings()).get(provider)
+    return read(get_settings())
 
 
 def response_store() -> ResponseStore:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from touchpoint.surveys.tokens import KeyRing, verify_token
 from touchpoint.tickets import PROVIDERS, sign
+from touchpoint_local.payloads import stored_ticket_id
 from touchpoint_local.testing import TIMESTAMPED
 from webhook_payloads import (
     TICKET_FIXTURES,
@@ -66,9 +67,14 @@ def test_signed_deliveries_are_202_then_200_on_redelivery(local_stack: Any, prov
         reply = post(local_stack, provider, raw, signed(provider, name, raw, secret))
         # Then it is applied
         assert reply.status == 202, (name, reply.text)
+        if provider == "freshdesk":
+            # Freshdesk bodies carry no id and no time: its retry is the same body with nothing of the
+            # ticket in between (the same body after other events is a new event, a second solve)
+            again = post(local_stack, provider, raw, signed(provider, name, raw, secret))
+            assert again.status == 200 and again.json()["applied"] == 0, (name, again.text)
     before = settled_count(local_stack)
     # When every delivery is retried (signed afresh, as a helpdesk retry is)
-    for name, raw in deliveries:
+    for name, raw in deliveries if provider != "freshdesk" else ():
         reply = post(local_stack, provider, raw, signed(provider, name, raw, secret))
         # Then it is recognised as a duplicate
         assert reply.status == 200, (name, reply.text)
@@ -76,11 +82,12 @@ def test_signed_deliveries_are_202_then_200_on_redelivery(local_stack: Any, prov
     # And nothing new was stored
     assert settled_count(local_stack) == before
     # And the ticket is readable by an admin only
-    assert local_stack.request("GET", f"/v1/tickets/{provider}/{ticket_id}").status == 401
-    view = local_stack.request("GET", f"/v1/tickets/{provider}/{ticket_id}", admin=True)
+    stored = stored_ticket_id(provider, ticket_id)
+    assert local_stack.request("GET", f"/v1/tickets/{provider}/{stored}").status == 401
+    view = local_stack.request("GET", f"/v1/tickets/{provider}/{stored}", admin=True)
     assert view.status == 200, view.text
     assert set(view.json()) == SPEC_TICKET_KEYS
-    assert (view.json()["provider"], view.json()["ticket_id"]) == (provider, ticket_id)
+    assert (view.json()["provider"], view.json()["ticket_id"]) == (provider, stored)
 
 
 def test_forged_stale_and_unsigned_deliveries_are_401_and_store_nothing(local_stack: Any) -> None:
@@ -108,7 +115,8 @@ def test_forged_stale_and_unsigned_deliveries_are_401_and_store_nothing(local_st
         assert reply.status == 401, (provider, code, reply.text)
         assert error_of(reply)["code"] == code, (provider, reply.text)
         # And the ticket does not exist
-        assert local_stack.request("GET", f"/v1/tickets/{provider}/{ticket_id}", admin=True).status == 404
+        path = f"/v1/tickets/{provider}/{stored_ticket_id(provider, ticket_id)}"
+        assert local_stack.request("GET", path, admin=True).status == 404
     # And nothing was stored
     assert settled_count(local_stack) == before
 

@@ -39,7 +39,7 @@ from touchpoint.catalog import load_catalog
 from touchpoint.surveys.intake import mint_link
 from touchpoint.surveys.models import LinkRequest
 from touchpoint.surveys.tokens import KeyRing
-from touchpoint_local.payloads import SUPPORTED, TicketAction, delivery, expected_event
+from touchpoint_local.payloads import SUPPORTED, TicketAction, delivery, expected_event, stored_ticket_id
 from touchpoint_local.testing import Reply, RunningStack, local_secrets, running_stack
 
 pytestmark = pytest.mark.e2e
@@ -298,17 +298,22 @@ def expected_state(ticket: Ticket) -> dict[str, Any]:
     solved_at = max(times["solved"]) if times["solved"] else (max(times["closed"]) if times["closed"] else None)
     handles = [e["handle_seconds"] for _, e in events if e["handle_seconds"] is not None]
     solved = status in ("solved", "closed")
+    # A reopen counts when it finds the ticket solved or closed (one reopen reported twice counts once).
+    reopens, standing = 0, "open"
+    for _moment, kind in changes:
+        reopens += kind == "reopened" and standing != "open"
+        standing = {"solved": "solved", "closed": "closed", "reopened": "open"}[kind]
     known = [e["channel"] for _, e in events if e["channel"] != "other"]
     tags = set(ticket.actions[0].tags)
     return {
-        "provider": ticket.provider, "ticket_id": ticket.ticket_id, "customer_id": first["customer_id"],
+        "provider": ticket.provider, "ticket_id": first["ticket_id"], "customer_id": first["customer_id"],
         "channel": known[0] if known else "other",
         "touchpoint": "support_returns" if tags & {"returns", "refund"} else "support",
         "status": status, "created_at": min(times["created"]),
         "first_agent_reply_at": min(times["agent_replied"]) if times["agent_replied"] else None,
-        "solved_at": solved_at, "agent_replies": len(times["agent_replied"]), "reopens": len(times["reopened"]),
+        "solved_at": solved_at, "agent_replies": len(times["agent_replied"]), "reopens": reopens,
         "handle_seconds": sum(handles) if handles else None,
-        "fcr": (len(times["agent_replied"]) <= 1 and not times["reopened"]) if solved else None,
+        "fcr": (len(times["agent_replied"]) <= 1 and not reopens) if solved else None,
     }
 
 
@@ -428,16 +433,17 @@ def test_a_bounded_concurrent_load_loses_and_doubles_nothing(stack: RunningStack
             states[(item["provider"], item["ticket_id"])] = item
     assert len(states) == len(plan.tickets)
     for ticket in plan.tickets:
-        stored_events = events_by_ticket[(ticket.provider, ticket.ticket_id)]
+        ticket_id = stored_ticket_id(ticket.provider, ticket.ticket_id)  # chatwoot: "<account>:<id>"
+        stored_events = events_by_ticket[(ticket.provider, ticket_id)]
         sent = sorted((a.kind, a.occurred_at) for a in ticket.actions)
         got = sorted((e["event"], parse_instant(e["occurred_at"])) for e in stored_events)
         if got != sent:
-            problems.append(f"{ticket.provider}/{ticket.ticket_id}: events {got} for {sent}")
+            problems.append(f"{ticket.provider}/{ticket_id}: events {got} for {sent}")
         want = expected_state(ticket)
-        state = states.get((ticket.provider, ticket.ticket_id), {})
+        state = states.get((ticket.provider, ticket_id), {})
         have = {k: _stored(state, k) for k in want}
         if have != want:
-            problems.append(f"{ticket.provider}/{ticket.ticket_id}: state "
+            problems.append(f"{ticket.provider}/{ticket_id}: state "
                             f"{ {k: (have[k], want[k]) for k in want if have[k] != want[k]} }")
     assert not problems, "\n".join(problems[:30])
 

@@ -208,7 +208,7 @@ def expected_event(action: TicketAction) -> dict[str, Any]:
         action.provider == "zendesk" and not native_zendesk)
     return {
         "provider": action.provider,
-        "ticket_id": action.ticket_id,
+        "ticket_id": stored_ticket_id(action.provider, action.ticket_id),
         "event": action.kind,
         "customer_id": customer_id,
         "channel": CHANNEL_FALLBACKS[action.provider].get(action.channel, action.channel),
@@ -467,6 +467,15 @@ def _helpscout(action: TicketAction) -> tuple[dict[str, str], dict[str, Any]]:
 
 # Chatwoot --------------------------------------------------------------------------------------
 
+CHATWOOT_ACCOUNT_ID = 1
+
+
+def stored_ticket_id(provider: str, ticket_id: str) -> str:
+    """The id Touchpoint keeps a ticket under: Chatwoot conversation ids are per account, so its
+    tickets are ``<account>:<conversation>``; every other helpdesk's id is kept as it is."""
+    return f"{CHATWOOT_ACCOUNT_ID}:{ticket_id}" if provider == "chatwoot" else ticket_id
+
+
 def _chatwoot(action: TicketAction) -> tuple[dict[str, str], dict[str, Any]]:
     kind = action.kind
     contact = {"id": _number("chatwoot-contact", action.customer_email.strip().lower()) % 10**7,
@@ -476,8 +485,10 @@ def _chatwoot(action: TicketAction) -> tuple[dict[str, str], dict[str, Any]]:
              "availability_status": "online"}
     status = {"solved": "resolved"}.get(kind, "open")
     conversation = _chatwoot_conversation(action, contact, None if kind == "created" else agent, status)
+    # Chatwoot 4.14.2+ names the account in conversation payloads too (chatwoot/chatwoot#12445).
+    account = {"account": {"id": CHATWOOT_ACCOUNT_ID, "name": _ACCOUNT_NAME}}
     if kind == "created":
-        return {}, {**conversation, "event": "conversation_created"}
+        return {}, {**account, **conversation, "event": "conversation_created"}
     if kind in ("solved", "reopened"):
         previous, current = ("open", "resolved") if kind == "solved" else ("resolved", "open")
         # The activity message Chatwoot posts for the change (its id sets this delivery apart).
@@ -486,14 +497,14 @@ def _chatwoot(action: TicketAction) -> tuple[dict[str, str], dict[str, Any]]:
                     "account_id": 1, "inbox_id": 1, "conversation_id": conversation["id"], "message_type": 2,
                     "created_at": _unix(action.occurred_at), "private": False, "status": "sent",
                     "content_type": "text", "sender_type": None, "sender_id": None}
-        return {}, {**conversation, "messages": [activity], "event": "conversation_status_changed",
+        return {}, {**account, **conversation, "messages": [activity], "event": "conversation_status_changed",
                     "changed_attributes": [{"status": {"previous_value": previous, "current_value": current}}]}
     incoming = kind == "customer_replied"
     sender = ({"id": contact["id"], "name": contact["name"], "avatar": "", "type": "contact",
                "email": action.customer_email, "identifier": action.customer_external_id} if incoming
               else {"id": 1, "name": "Marco", "email": _AGENT["email"], "type": "user"})
     return {}, {
-        "account": {"id": 1, "name": _ACCOUNT_NAME},
+        "account": {"id": CHATWOOT_ACCOUNT_ID, "name": _ACCOUNT_NAME},
         "additional_attributes": {},
         "content_attributes": {},
         "content_type": "text",

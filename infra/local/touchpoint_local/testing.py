@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
+import hmac
 import http.client
 import itertools
 import json
@@ -26,10 +28,12 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from base64 import b64decode, b64encode
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -444,3 +448,179 @@ def json_paths(value: Any, prefix: tuple = ()) -> list[tuple]:
         for index, child in enumerate(value):
             out += json_paths(child, (*prefix, index))
     return out
+
+
+# Field lifecycles (tests/fixtures/field; its README says where every shape comes from) ----------------
+FIELD_FIXTURES = ROOT / "tests" / "fixtures" / "field"
+# The README's timeline (UTC), the same for every helpdesk: created, Tom replies, Ana replies, solved,
+# Ana writes again (the reopen), Tom replies, solved again.
+FIELD_T0 = datetime(2026, 3, 10, 9, 14, 5, tzinfo=UTC)
+FIELD_T1 = datetime(2026, 3, 10, 9, 41, 30, tzinfo=UTC)
+FIELD_T3 = datetime(2026, 3, 10, 10, 20, 45, tzinfo=UTC)
+FIELD_T5 = datetime(2026, 3, 12, 9, 12, 2, tzinfo=UTC)
+FIELD_CUSTOMER_EXTERNAL_ID = "cust_48213"  # Ana's id in the shop
+
+# Each lifecycle in dispatch order (created -> agent reply -> customer reply -> solved -> reopened ->
+# solved), by label: (provider, the files under tests/fixtures/field/<provider>/). Help Scout's
+# canonical reopen is 06 (06b is the other possibility), Intercom's is 05 (alt-05 the manual one);
+# Chatwoot sends both conversation_status_changed and conversation_updated for a status change.
+FIELD_LIFECYCLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "zendesk": ("zendesk", (
+        "01-ticket.created", "02-ticket.comment_added.agent", "03-ticket.status_changed.new-to-pending",
+        "04-ticket.comment_added.customer", "05-ticket.status_changed.pending-to-open",
+        "06-ticket.status_changed.open-to-solved", "07-ticket.comment_added.customer-on-solved",
+        "08-ticket.status_changed.solved-to-open", "09-ticket.comment_added.agent",
+        "10-ticket.status_changed.open-to-solved")),
+    "intercom": ("intercom", (
+        "01-conversation.user.created", "02-conversation.admin.replied", "03-conversation.user.replied",
+        "04-conversation.admin.closed", "05-conversation.user.replied.into-closed",
+        "06-conversation.admin.replied", "07-conversation.admin.closed")),
+    "helpscout": ("helpscout", (
+        "01-convo.created", "02-convo.agent.reply.created", "03-convo.customer.reply.created",
+        "04-convo.status.closed", "05-convo.customer.reply.created.reopens", "06-convo.status.active",
+        "07-convo.agent.reply.created", "08-convo.status.closed")),
+    "chatwoot": ("chatwoot", (
+        "01-conversation_created", "02-message_created.incoming", "03-message_created.outgoing",
+        "04-message_created.incoming", "05-conversation_status_changed.resolved",
+        "05b-conversation_updated.resolved", "06-conversation_status_changed.reopened",
+        "06b-conversation_updated.reopened", "07-message_created.incoming", "08-message_created.outgoing",
+        "09-conversation_status_changed.resolved", "09b-conversation_updated.resolved")),
+    "freshdesk-advanced": ("freshdesk", (
+        "advanced/01-created", "advanced/02-agent_replied", "advanced/03-customer_replied", "advanced/04-solved",
+        "advanced/05-reopened", "advanced/06-solved")),
+    # 03 is left out: its triggered_event (a customer reply) is UNCONFIRMED.
+    "freshdesk-simple": ("freshdesk", (
+        "simple/01-ticket-created", "simple/02-agent-reply-sent", "simple/04-status-resolved",
+        "simple/05-status-reopened", "simple/06-status-resolved-again")),
+}
+
+
+@dataclass(frozen=True)
+class FieldTicket:
+    """What the lifecycle's ticket must read, from the files: the id Touchpoint keeps it under, the
+    customer, the canonical channel and the agent replies the files hold."""
+
+    provider: str
+    ticket_id: str
+    customer_id: str
+    channel: str
+    agent_replies: int
+
+
+FIELD_TICKETS = {
+    # detail.id; only detail.requester_id names the customer; via.channel "email"; comments 02 and 09
+    "zendesk": FieldTicket("zendesk", "4821", "zendesk:user:21684302411533", "email", 2),
+    # data.item.id; contacts[0].external_id; source.type "conversation" (Messenger); parts of 02 and 06
+    "intercom": FieldTicket("intercom", "215470123456789", FIELD_CUSTOMER_EXTERNAL_ID, "chat", 2),
+    # id; no external id, so the email; type "email"; reply threads of 02 and 07
+    "helpscout": FieldTicket("helpscout", "2791048312", "ana.souza@example.com", "email", 2),
+    # account.id 3 : conversation (display) id 87; meta.sender.identifier; Channel::WebWidget; 03 and 08
+    "chatwoot": FieldTicket("chatwoot", "3:87", FIELD_CUSTOMER_EXTERNAL_ID, "chat", 2),
+    # ticket_id; requester_external_id / ticket_contact_unique_external_id; source "Email"; only 02
+    "freshdesk": FieldTicket("freshdesk", "3917", FIELD_CUSTOMER_EXTERNAL_ID, "email", 1),
+}
+
+
+@dataclass(frozen=True)
+class FieldDelivery:
+    """One delivery of tests/fixtures/field: the body's bytes as they are in the file, and the headers
+    the helpdesk sends besides its signature (``NN-name.headers.json``)."""
+
+    provider: str
+    name: str  # the file under the provider's folder, without ".json" ("advanced/04-solved")
+    raw: bytes
+    headers: dict[str, str]
+
+    def json(self) -> Any:
+        return json.loads(self.raw)
+
+    def with_body(self, body: Any) -> FieldDelivery:
+        """The same delivery with another body, written as the fixtures are (2-space indent, UTF-8)."""
+        raw = (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        return FieldDelivery(self.provider, self.name, raw, dict(self.headers))
+
+
+def field_delivery(provider: str, name: str) -> FieldDelivery:
+    folder = FIELD_FIXTURES / provider
+    return FieldDelivery(provider, name, (folder / f"{name}.json").read_bytes(),
+                         json.loads((folder / f"{name}.headers.json").read_text("utf-8")))
+
+
+def field_lifecycle(label: str, names: tuple[str, ...] | None = None) -> list[FieldDelivery]:
+    """The deliveries of a lifecycle of ``FIELD_LIFECYCLES`` (or of other files of its provider)."""
+    provider, canonical = FIELD_LIFECYCLES[label]
+    return [field_delivery(provider, name) for name in (canonical if names is None else names)]
+
+
+def sign_as_helpdesk(provider: str, raw: bytes, secret: str, now: datetime) -> dict[str, str]:
+    """The authentication headers the helpdesk itself sends with ``raw`` at ``now``, written from the
+    providers' documentation (tests/fixtures/field/README.md) and deliberately not from
+    ``touchpoint.tickets.signatures``: a test signing with the product's code cannot catch it signing wrong."""
+    key = secret.encode("utf-8")
+    if provider == "zendesk":
+        timestamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+        mac = hmac.new(key, timestamp.encode("utf-8") + raw, hashlib.sha256).digest()
+        return {"X-Zendesk-Webhook-Signature": b64encode(mac).decode("ascii"),
+                "X-Zendesk-Webhook-Signature-Timestamp": timestamp}
+    if provider == "intercom":
+        return {"X-Hub-Signature": "sha1=" + hmac.new(key, raw, hashlib.sha1).hexdigest()}
+    if provider == "helpscout":
+        return {"X-HelpScout-Signature": b64encode(hmac.new(key, raw, hashlib.sha1).digest()).decode("ascii")}
+    if provider == "chatwoot":
+        timestamp = str(int(now.timestamp()))
+        mac = hmac.new(key, timestamp.encode("ascii") + b"." + raw, hashlib.sha256).hexdigest()
+        return {"X-Chatwoot-Signature": f"sha256={mac}", "X-Chatwoot-Timestamp": timestamp}
+    if provider == "freshdesk":  # Freshdesk does not sign: the rule sends the secret in a custom header
+        return {"X-Touchpoint-Secret": secret}
+    raise ValueError(f"no field lifecycle for {provider!r}")
+
+
+def field_view(view: Mapping[str, Any], received: Mapping[str, tuple[datetime, datetime]] | None = None,
+               ) -> dict[str, Any]:
+    """A ticket view as the field tests compare it. Times are cut to the second (the timeline has
+    seconds; helpdesks send fractions). With ``received`` ({delivery: (before, after) its POST}), a time
+    inside one of those windows reads as that delivery's name: Freshdesk bodies are dated on receipt."""
+    out = dict(view)
+    for name in ("created_at", "first_agent_reply_at", "solved_at"):
+        value = out.get(name)
+        if not isinstance(value, str):
+            continue
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        windows = [label for label, (start, end) in (received or {}).items() if start <= moment <= end]
+        out[name] = windows[0] if windows else moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return out
+
+
+def expected_field_view(ticket: FieldTicket, created_at: str | datetime = FIELD_T0,
+                        first_agent_reply_at: str | datetime = FIELD_T1, solved_at: str | datetime = FIELD_T5,
+                        **changes: Any) -> dict[str, Any]:
+    """The view of a full lifecycle (solved, reopened once, solved again: not first contact resolution),
+    in ``field_view`` form; pass delivery names instead of times for bodies dated on receipt."""
+    def moment(value: str | datetime) -> str:
+        return value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
+
+    return {"provider": ticket.provider, "ticket_id": ticket.ticket_id, "customer_id": ticket.customer_id,
+            "channel": ticket.channel, "touchpoint": "support", "status": "solved",
+            "created_at": moment(created_at), "first_agent_reply_at": moment(first_agent_reply_at),
+            "solved_at": moment(solved_at), "agent_replies": ticket.agent_replies, "reopens": 1,
+            "handle_seconds": None, "fcr": False, **changes}
+
+
+def chatwoot_in_account(delivery: FieldDelivery, account_id: int) -> FieldDelivery:
+    """The delivery as another account of the same install would send it: the account named where
+    Chatwoot names it, and message ids moved (they are global to the install). Conversation 87 stays:
+    display ids are per account."""
+    body = delivery.json()
+    conversation = body.get("conversation", body)
+    for holder in (body, conversation):
+        if isinstance(holder.get("account"), dict):
+            holder["account"]["id"] = account_id
+    for message in conversation.get("messages", []):
+        message["account_id"] = account_id
+        message["id"] += 100_000
+    if body["event"].startswith("message_"):
+        body["id"] += 100_000
+    moved = delivery.with_body(body)
+    if "X-Chatwoot-Delivery" in moved.headers:  # one uuid per delivery
+        moved.headers["X-Chatwoot-Delivery"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{delivery.name}/{account_id}"))
+    return moved

@@ -36,7 +36,9 @@ zendesk — two body formats on the same route:
 
 1. Event subscriptions (``{"type": "zen:event-type:ticket.…", "id", "time", "detail", "event"}``):
    ``ticket.created`` -> created; ``ticket.comment_added`` -> agent_replied when
-   ``event.comment.author.is_staff`` else customer_replied (private comments are ignored);
+   ``event.comment.author.is_staff`` and the author is not the requester, else customer_replied
+   (private comments and the description — a comment dated with the ticket's creation — are
+   ignored);
    ``ticket.status_changed`` -> solved / closed on SOLVED / CLOSED, reopened when leaving SOLVED or
    CLOSED; everything else -> no event. These payloads carry only ``detail.requester_id``, so the
    customer is ``zendesk:user:<requester_id>``: use the trigger body below when tickets must join
@@ -68,27 +70,43 @@ intercom — webhook notifications ``{"type": "notification_event", "topic", "id
 "data": {"item": <conversation>}}``: conversation.user.created and conversation.admin.single.created
 -> created, conversation.user.replied -> customer_replied, conversation.admin.replied ->
 agent_replied, conversation.admin.closed -> solved, conversation.admin.opened -> reopened; other
-topics (notes, assignments, snoozes, contacts, ping) -> no event. Channel from ``source.type``,
-tags from ``tags.tags[].name``, time from the new conversation part.
+topics (notes, assignments, snoozes, contacts, ping) -> no event. A customer's reply into a closed
+conversation reopens it and Intercom sends only conversation.user.replied: a reply newer than
+``statistics.last_close_at`` also yields reopened. Each reopen is named after the close it undoes
+(``reopen:<conversation>:<last_close_at>``), so the reply and a teammate's manual reopen of the same
+close are one event. Channel from ``source.type``, tags from ``tags.tags[].name``, time from the new
+conversation part.
 
 helpscout — the event name comes in the ``X-HelpScout-Event`` header and the body is the v2
 conversation: convo.created -> created, convo.agent.reply.created -> agent_replied,
-convo.customer.reply.created -> customer_replied, convo.status -> solved when ``closed``, reopened
-when ``active`` again after a close (the conversation still carries ``closedAt``); other events ->
-no event. Reply times and ids come from the newest matching thread.
+convo.customer.reply.created -> customer_replied (and reopened when the conversation is active again
+after its ``closedAt``: a customer's reply reopens it), convo.status -> solved when ``closed``,
+reopened when ``active`` (whether or not ``closedAt`` is still there; the fold counts it only when the
+conversation stood closed, so pending -> active is no reopen); other events -> no event. Reply times
+and ids come from the newest matching thread; a reopen is dated by the latest activity.
 
-chatwoot — account webhooks: conversation_created -> created; conversation_status_changed ->
-solved when the status becomes ``resolved``, reopened when it leaves ``resolved`` (read from
-``changed_attributes``; other changes such as open -> snoozed yield nothing); the older
-conversation_resolved -> solved; message_created ->
+chatwoot — account webhooks: conversation_created -> created; conversation_status_changed and
+conversation_updated -> solved when the status becomes ``resolved``, reopened when it leaves
+``resolved`` (conversation_status_changed really sends ``changed_attributes: null``, so ``open`` or
+``pending`` there is a reopen the fold counts only after a solve; conversation_updated counts only
+when it lists a status change; open -> snoozed yields nothing; both deliveries of one change share
+an id); the older conversation_resolved -> solved; message_created ->
 customer_replied for incoming and agent_replied for outgoing messages, skipping private notes,
 activity/template messages and agent-bot messages (a bot answer is not an agent reply). Customer
-from ``meta.sender``: ``identifier`` (the external id), then ``email``. Tags are the labels.
+from ``meta.sender``: ``identifier`` (the external id), then ``email``. Tags are the labels. The
+conversation id is per account, so the ticket id is ``<account>:<conversation>`` wherever the payload
+names the account (``account.id``; before Chatwoot 4.14.2 conversation payloads name it only in
+``messages[].account_id``).
 
-freshdesk — Freshdesk automations post a JSON body built from placeholders. Create one automation
-rule per event kind ("Ticket is created", "Reply is sent", "Customer replies", "Status is changed to
-Resolved", …) with the action "Trigger webhook" (POST, JSON content, custom header
-``X-Touchpoint-Secret: <your secret>``) and this body, changing only the ``event`` literal::
+freshdesk — Freshdesk automations post either Freshdesk's own "Simple" content
+(``{"freshdesk_webhook": {"ticket_id", "ticket_status", "ticket_source", "ticket_contact_email",
+"ticket_contact_unique_external_id", "ticket_tags", "ticket_ticket_type", "triggered_event", ...}}``:
+``{ticket_action:created}`` -> created, ``{reply_sent:sent}`` -> agent_replied,
+``{status:{from:<id>,to:<id>}}`` -> solved (to 4, Resolved), closed (to 5), reopened (from 4 or 5 to
+another); notes and other changes -> no event) or a JSON body built from placeholders. For the
+latter, create one automation rule per event kind ("Ticket is created", "Reply is sent",
+"Customer replies", "Status is changed to Resolved", …) with the action "Trigger webhook" (POST,
+JSON content, custom header ``X-Touchpoint-Secret: <your secret>``) and this body, changing only the ``event`` literal::
 
     {
       "event": "solved",
@@ -102,11 +120,13 @@ Resolved", …) with the action "Trigger webhook" (POST, JSON content, custom he
 Optional fields: ``requester_external_id`` (your shop's customer id, when you keep it in a contact
 field), ``occurred_at`` (ISO 8601 or unix seconds), ``handle_seconds`` and ``event_id``. Freshdesk
 has no placeholder for the time of the change, so without ``occurred_at`` the event takes the time
-the webhook was received (``received_at``). Freshdesk sends no delivery id either: two deliveries
-with byte-identical bodies are one event, so a retry never counts twice — but two same-kind events
-with identical bodies (two agent replies on an unchanged ticket) also count once; send an
-``event_id`` or ``occurred_at`` from a field of yours when that matters. ``tags`` is a comma-separated
-string or a JSON list.
+the webhook was received (``received_at``). Freshdesk sends no delivery id either, so a body is
+identified by its content and by what the ticket received before it (``tickets.intake``): the same
+body again with nothing of the ticket in between is a retry; the same body after other events (a
+second "Resolved" after a reopen) is a new event. Two same-kind events with identical bodies and
+nothing between them (two agent replies in a row) still count once: add ``"comment":
+"{{ticket.latest_public_comment}}"`` to the reply rules so each reply has its own body. ``tags`` is a
+comma-separated string or a JSON list.
 
 generic — the canonical event itself (see ``events.generic_event_from_json``), or a JSON list of
 up to 100 of them. ``touchpoint`` must name a catalog touchpoint; without it, ``tags`` and
@@ -118,6 +138,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -139,6 +160,7 @@ from touchpoint.tickets.events import (
 )
 
 MAX_GENERIC_BATCH = 100
+CONTENT_ID_PREFIX = "sha256:"  # ids of bodies that carry none: see tickets.intake.identify_repeat
 HELPSCOUT_EVENT_HEADER = "X-HelpScout-Event"
 
 
@@ -200,8 +222,13 @@ def _zendesk_event_subscription(delivery: _Delivery, body: dict[str, Any],
         comment = _object(change.get("comment"))
         if comment.get("is_public") is False:
             return []  # an internal note is not a reply the customer saw
-        by_staff = _object(comment.get("author")).get("is_staff") is True
-        kind = "agent_replied" if by_staff else "customer_replied"
+        if _is_zendesk_description(body, detail):
+            return []  # the ticket's first comment is its description, part of the creation
+        author = _object(comment.get("author"))
+        by_requester = _text(author.get("id")) is not None and _text(author.get("id")) == _text(
+            detail.get("requester_id"))
+        # The requester is the customer even when they are staff (an agent's own ticket).
+        kind = "agent_replied" if author.get("is_staff") is True and not by_requester else "customer_replied"
     elif event_type == "ticket.status_changed":
         found = _status_transition(_lower_text(change.get("previous")), _lower_text(change.get("current")),
                                    solved={"solved"}, closed={"closed"}, reopenable={"solved", "closed"})
@@ -222,6 +249,15 @@ def _zendesk_event_subscription(delivery: _Delivery, body: dict[str, Any],
         tags=_tag_list(detail["tags"]) if "tags" in detail else None,
         sources={"ticket_id": "detail.id", "occurred_at": "time", "event_id": "id"},
     )]
+
+
+def _is_zendesk_description(body: dict[str, Any], detail: dict[str, Any]) -> bool:
+    """Whether a comment_added is the ticket's description: dated with the ticket's creation (to the
+    second; Zendesk sends ``time`` with nanoseconds and ``created_at`` in seconds). Whether Zendesk
+    sends it at all is undocumented; when it does, an agent who opened the ticket for a customer
+    must not count as having replied at the first second."""
+    created, happened = _parse_time(detail.get("created_at")), _parse_time(body.get("time"))
+    return created is not None and happened is not None and abs((happened - created).total_seconds()) < 1
 
 
 def _zendesk_trigger(delivery: _Delivery, body: dict[str, Any]) -> list[TicketEvent]:
@@ -269,16 +305,40 @@ def _intercom(delivery: _Delivery) -> list[TicketEvent]:
                       (item.get("updated_at"), "data.item.updated_at")]
     occurred_at = _first_parsed_time(candidates)
     tags = item.get("tags")
-    return [_event(
-        delivery, kind=kind,
-        ticket_id=_required_text(item.get("id"), "data.item.id"),
-        customer_id=_intercom_customer(item),
-        channel=channel_for(_object(item.get("source")).get("type")),
-        occurred_at=occurred_at,
-        event_id=_text(body.get("id")) or _content_id(delivery, kind),
-        tags=_tag_list(_object(tags).get("tags", [])) if "tags" in item else None,
-        sources={"ticket_id": "data.item.id", "event_id": "id"},
-    )]
+    ticket_id = _required_text(item.get("id"), "data.item.id")
+
+    def event(kind: str, event_id: str) -> TicketEvent:
+        return _event(
+            delivery, kind=kind, ticket_id=ticket_id, customer_id=_intercom_customer(item),
+            channel=channel_for(_object(item.get("source")).get("type")), occurred_at=occurred_at,
+            event_id=event_id, tags=_tag_list(_object(tags).get("tags", [])) if "tags" in item else None,
+            sources={"ticket_id": "data.item.id", "event_id": "id"},
+        )
+
+    delivery_id = _text(body.get("id")) or _content_id(delivery, kind)
+    reopen_id = _intercom_reopen_id(ticket_id, item)
+    if kind == "reopened":
+        return [event("reopened", reopen_id or delivery_id)]
+    events = [event(kind, delivery_id)]
+    closed_before = _parse_time(_object(item.get("statistics")).get("last_close_at"))
+    if kind == "customer_replied" and reopen_id and closed_before and occurred_at > closed_before:
+        # Intercom reopens a closed conversation when the customer writes and sends only this reply;
+        # the reopen is named after the close it undoes, so a teammate's manual reopen of the same
+        # close (conversation.admin.opened) is the same event, and the fold ignores it when the
+        # conversation was open already.
+        events.append(event("reopened", reopen_id))
+    return events
+
+
+def _intercom_reopen_id(ticket_id: str, item: dict[str, Any]) -> str | None:
+    """One reopen per close: ``reopen:<conversation>:<last_close_at>`` from the conversation's
+    statistics, when the payload carries them."""
+    statistics = _object(item.get("statistics"))
+    last_close = _text(statistics.get("last_close_at"))
+    if last_close is not None:
+        return f"reopen:{ticket_id}:{last_close}"
+    count = _text(statistics.get("count_reopens"))
+    return f"reopen:{ticket_id}:n{count}" if count not in (None, "0") else None
 
 
 def _intercom_customer(item: dict[str, Any]) -> str:
@@ -307,10 +367,15 @@ def _helpscout(delivery: _Delivery) -> list[TicketEvent]:
                              HELPSCOUT_EVENT_HEADER)
     body = _require_object(delivery.payload, "A Help Scout webhook body is a JSON object")
     status = _lower_text(body.get("status"))
+    ticket_id = _required_text(body.get("id"), "id")
+    closed_at = _parse_time(body.get("closedAt"))
+    # One reopen per close, whichever delivery reports it (the customer's reply or the status change).
+    reopen_id = f"reopen:{ticket_id}:{closed_at.isoformat()}" if closed_at else None
     event_id: str | None = None
+    reopened_at: datetime | None = None
     if event_name == "convo.created":
         kind, occurred_at = "created", _first_time(body, "createdAt")
-        event_id = f"convo.created:{_required_text(body.get('id'), 'id')}"
+        event_id = f"convo.created:{ticket_id}"
     elif event_name in _HELPSCOUT_REPLIES:
         kind, thread_types = _HELPSCOUT_REPLIES[event_name]
         newest = _newest_thread(body, thread_types)
@@ -319,28 +384,38 @@ def _helpscout(delivery: _Delivery) -> list[TicketEvent]:
         else:
             occurred_at, thread_id = newest
             event_id = f"thread:{thread_id}" if thread_id else None
+        if kind == "customer_replied" and status == "active" and closed_at and occurred_at > closed_at:
+            reopened_at = occurred_at  # a customer's reply reopens a closed conversation
     elif event_name == "convo.status" and status == "closed":
         kind, occurred_at = "solved", _first_time(body, "closedAt", "userUpdatedAt", "modifiedAt")
-    elif event_name == "convo.status" and status == "active" and body.get("closedAt"):
-        kind, occurred_at = "reopened", _first_time(body, "userUpdatedAt", "modifiedAt", "updatedAt")
+    elif event_name == "convo.status" and status == "active":
+        # Closed -> active, whether or not the body still carries closedAt; the fold counts it only
+        # when the conversation stood closed (pending -> active is no reopen). Dated by the latest
+        # activity: a teammate's change moves userUpdatedAt, a customer's reply only adds a thread.
+        kind = "reopened"
+        newest = _newest_thread(body, {"customer", "reply", "message", "note", "lineitem"})
+        moments = [moment for moment in (_parse_time(body.get("userUpdatedAt")), _parse_time(body.get("modifiedAt")),
+                                         newest[0] if newest else None) if moment is not None]
+        occurred_at = max(moments) if moments else _first_time(body, "userUpdatedAt", "modifiedAt", "updatedAt")
+        event_id = reopen_id
     else:
         return []
     customer = _object(body.get("primaryCustomer") or body.get("customer"))
     conversation_type = body.get("type")
     channel = channel_for(conversation_type if conversation_type in ("email", "chat", "phone")
                           else _object(body.get("source")).get("type"))
-    return [_event(
-        delivery, kind=kind,
-        ticket_id=_required_text(body.get("id"), "id"),
-        customer_id=_pick_customer(external_ids=[], emails=[customer.get("email")],
-                                   fallback=("helpscout:customer", customer.get("id")),
-                                   field="primaryCustomer"),
-        channel=channel,
-        occurred_at=occurred_at,
-        event_id=event_id or _content_id(delivery, f"{event_name}:{kind}"),
-        tags=_tag_list(body["tags"]) if "tags" in body else None,
-        sources={"ticket_id": "id"},
-    )]
+    customer_id = _pick_customer(external_ids=[], emails=[customer.get("email")],
+                                 fallback=("helpscout:customer", customer.get("id")), field="primaryCustomer")
+
+    def event(kind: str, occurred_at: datetime, event_id: str) -> TicketEvent:
+        return _event(delivery, kind=kind, ticket_id=ticket_id, customer_id=customer_id, channel=channel,
+                      occurred_at=occurred_at, event_id=event_id,
+                      tags=_tag_list(body["tags"]) if "tags" in body else None, sources={"ticket_id": "id"})
+
+    events = [event(kind, occurred_at, event_id or _content_id(delivery, f"{event_name}:{kind}"))]
+    if reopened_at is not None and reopen_id is not None:
+        events.append(event("reopened", reopened_at, reopen_id))
+    return events
 
 
 def _newest_thread(body: dict[str, Any], thread_types: set[str]) -> tuple[datetime, str] | None:
@@ -362,14 +437,17 @@ def _chatwoot(delivery: _Delivery) -> list[TicketEvent]:
     if name == "conversation_created":
         conversation, where = body, ""
         kind, occurred_at = "created", _first_time(body, "created_at", "timestamp")
-        event_id = f"conversation_created:{_required_text(body.get('id'), 'id')}"
-    elif name in ("conversation_status_changed", "conversation_resolved"):
+    elif name in ("conversation_status_changed", "conversation_updated", "conversation_resolved"):
         conversation, where = body, ""
-        previous, current = _chatwoot_status_change(body)
+        previous, current = _chatwoot_status_change(body, listed_only=name == "conversation_updated")
         if name == "conversation_resolved":
             current = "resolved"
         found = _status_transition(previous, current, solved={"resolved"}, closed=set(),
                                    reopenable={"resolved"})
+        if found is None and previous is None and current in ("open", "pending"):
+            # conversation_status_changed really sends changed_attributes: null, so the status it left
+            # is unknown: open again is a reopen candidate, which the fold counts only after a solve.
+            found = "reopened"
         if found is None:
             return []
         kind, occurred_at = found, _first_time(body, "updated_at", "timestamp", "last_activity_at")
@@ -383,14 +461,22 @@ def _chatwoot(delivery: _Delivery) -> list[TicketEvent]:
         event_id = f"message:{message_id}" if message_id else None
     else:
         return []
+    conversation_id = _required_text(conversation.get("id"), f"{where}id")
+    # The conversation id is a per-account display id: with the account named, ids stay unique.
+    account = _chatwoot_account(body, conversation)
+    ticket_id = f"{account}:{conversation_id}" if account else conversation_id
+    if kind == "created":
+        event_id = f"conversation_created:{ticket_id}"
+    elif kind != "agent_replied" and kind != "customer_replied":
+        # conversation_status_changed and conversation_updated report one change twice: one id.
+        event_id = f"status:{ticket_id}:{kind}:{occurred_at.isoformat()}"
     meta = _object(conversation.get("meta"))
     sender = _object(meta.get("sender"))
     message_sender = _object(body.get("sender")) if name == "message_created" else {}
     if message_sender.get("type") != "contact":
         message_sender = {}
     return [_event(
-        delivery, kind=kind,
-        ticket_id=_required_text(conversation.get("id"), f"{where}id"),
+        delivery, kind=kind, ticket_id=ticket_id,
         customer_id=_pick_customer(
             external_ids=[sender.get("identifier"), message_sender.get("identifier")],
             emails=[sender.get("email"), message_sender.get("email")],
@@ -404,15 +490,27 @@ def _chatwoot(delivery: _Delivery) -> list[TicketEvent]:
     )]
 
 
-def _chatwoot_status_change(body: dict[str, Any]) -> tuple[str | None, str | None]:
+def _chatwoot_account(body: dict[str, Any], conversation: dict[str, Any]) -> str | None:
+    """The account id where the payload names it: ``account`` (messages always, conversations since
+    4.14.2), else the conversation's or its first message's ``account_id``."""
+    messages = _list(conversation.get("messages"))
+    for candidate in (_object(body.get("account")).get("id"), _object(conversation.get("account")).get("id"),
+                      conversation.get("account_id"), _object(messages[0]).get("account_id") if messages else None):
+        if (account := _text(candidate)) is not None:
+            return account
+    return None
+
+
+def _chatwoot_status_change(body: dict[str, Any], *, listed_only: bool = False) -> tuple[str | None, str | None]:
     """(previous, current) status; Chatwoot lists changes as ``[{"status": {previous_value,
-    current_value}}]`` (some versions send a single object)."""
+    current_value}}]`` (some versions send a single object). ``listed_only``: a change not listed is
+    no status change (conversation_updated reports every attribute change)."""
     changes = body.get("changed_attributes")
     for change in changes if isinstance(changes, list) else [changes]:
         status = _object(_object(change).get("status"))
         if status:
             return _lower_text(status.get("previous_value")), _lower_text(status.get("current_value"))
-    return None, _lower_text(body.get("status"))
+    return None, None if listed_only else _lower_text(body.get("status"))
 
 
 def _chatwoot_message_kind(message: dict[str, Any]) -> str | None:
@@ -434,6 +532,8 @@ _FRESHDESK_SOURCE_CODES = {1: "email", 2: "web", 3: "phone", 7: "chat", 9: "web"
 
 def _freshdesk(delivery: _Delivery) -> list[TicketEvent]:
     body = _require_object(delivery.payload, "The Freshdesk automation body is a JSON object")
+    if "freshdesk_webhook" in body:
+        return _freshdesk_simple(delivery, _object(body["freshdesk_webhook"]))
     kind = _required_kind(body.get("event"), "event")
     source = body.get("source")
     channel = (_FRESHDESK_SOURCE_CODES.get(source, "other") if type(source) is int  # not a bool
@@ -448,6 +548,49 @@ def _freshdesk(delivery: _Delivery) -> list[TicketEvent]:
         tags=_tag_list(body["tags"], separators=",") if "tags" in body else None,
         category=_category(body.get("category")) if "category" in body else None,
         handle_seconds=_handle_seconds(body.get("handle_seconds")),
+    )]
+
+
+# Freshdesk's "Simple" content: {"freshdesk_webhook": {"ticket_<field>": ..., "triggered_event": ...}}.
+# triggered_event is Freshdesk's own notation, not JSON: {ticket_action:created}, {reply_sent:sent},
+# {note_type:public}, {status:{from:2,to:4}}; statuses are ids (2 Open, 3 Pending, 4 Resolved, 5 Closed,
+# 6 and up custom), ticket_status is the name.
+_FRESHDESK_TRANSITION = re.compile(r"status\s*:\s*\{\s*from\s*:\s*(\w+)\s*,\s*to\s*:\s*(\w+)\s*\}")
+_FRESHDESK_STATUS_IDS = {"2": "open", "3": "pending", "4": "resolved", "5": "closed"}
+
+
+def _freshdesk_simple(delivery: _Delivery, fields: dict[str, Any]) -> list[TicketEvent]:
+    triggered = _text(fields.get("triggered_event"))
+    if triggered is None:
+        raise _unprocessable("Tick 'Triggered event' in the rule's Simple content, so the event is known",
+                             "freshdesk_webhook.triggered_event")
+    compact = triggered.replace(" ", "").lower()
+    kind: str | None = None
+    if "ticket_action:created" in compact:
+        kind = "created"
+    elif "reply_sent:" in compact:
+        kind = "agent_replied"  # "Reply is sent": an agent's public reply
+    elif transition := _FRESHDESK_TRANSITION.search(compact):
+        previous, current = (_FRESHDESK_STATUS_IDS.get(code, f"custom:{code}") for code in transition.groups())
+        named = _lower_text(fields.get("ticket_status"))
+        if named in ("resolved", "closed") and current.startswith("custom:"):
+            current = named  # a renamed built-in status: trust the name
+        kind = _status_transition(previous, current, solved={"resolved"}, closed={"closed"},
+                                  reopenable={"resolved", "closed"})
+    if kind is None:
+        return []  # notes, priority changes and the like carry no ticket metric
+    return [_event(
+        delivery, kind=kind,
+        ticket_id=_required_text(fields.get("ticket_id"), "freshdesk_webhook.ticket_id"),
+        customer_id=_pick_customer(external_ids=[fields.get("ticket_contact_unique_external_id")],
+                                   emails=[fields.get("ticket_contact_email")], fallback=None,
+                                   field="freshdesk_webhook.ticket_contact_email"),
+        channel=channel_for(fields.get("ticket_source")),
+        occurred_at=_body_time(delivery, {}, "occurred_at"),  # no time field: the time it arrived
+        event_id=_content_id(delivery, kind),
+        tags=_tag_list(fields["ticket_tags"], separators=",") if "ticket_tags" in fields else None,
+        category=_category(fields.get("ticket_ticket_type")) if "ticket_ticket_type" in fields else None,
+        sources={"ticket_id": "freshdesk_webhook.ticket_id"},
     )]
 
 
@@ -506,7 +649,7 @@ def _content_id(delivery: _Delivery, discriminator: str) -> str:
     """A retry-stable id for bodies without one: the same delivery always hashes the same."""
     canonical = json.dumps(delivery.payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     digest = hashlib.sha256(f"{delivery.provider}\n{discriminator}\n{canonical}".encode()).hexdigest()
-    return f"sha256:{digest}"
+    return f"{CONTENT_ID_PREFIX}{digest}"
 
 
 def _status_transition(previous: str | None, current: str | None, *, solved: set[str], closed: set[str],

@@ -13,12 +13,18 @@ from touchpoint.errors import ApiError
 from touchpoint.surveys.intake import mint_link
 from touchpoint.surveys.models import LinkRequest
 from touchpoint.surveys.tokens import KeyRing
-from touchpoint.tickets import PROVIDERS, fold, parse_webhook, verify_signature
+from touchpoint.tickets import PROVIDERS, TicketEvent, fold, parse_webhook, verify_signature
+from touchpoint.tickets.adapters import CONTENT_ID_PREFIX
+from touchpoint.tickets.events import iso_utc
 from touchpoint.tickets.models import TicketTouched, TicketView, WebhookReceipt
+from touchpoint.tickets.signatures import CHATWOOT_SIGNATURE, verify_url_token
 from touchpoint.tickets.state import TicketState
 from touchpoint.tickets.store import TicketStore
 
 SUPPORT_SURVEY_TTL_DAYS = 14
+# Helpdesks whose bodies may repeat byte for byte for distinct events (no delivery id, no time).
+REPEATING_BODIES = ("freshdesk",)
+CHATWOOT_URL_TOKEN = "chatwoot_url_token"  # noqa: S105 - the name of the opt-in secret of unsigned installs
 
 
 class EventPublisher(Protocol):
@@ -31,18 +37,22 @@ def check_provider(provider: str) -> None:
                        f"Unknown helpdesk provider {provider!r}; use one of {', '.join(PROVIDERS)}", "provider")
 
 
-def receive_webhook(provider: str, headers: Mapping[str, str], raw_body: bytes, *, secret: str | None,
+def receive_webhook(provider: str, headers: Mapping[str, str], raw_body: bytes, *, secrets: Mapping[str, str],
                     catalog: Catalog, store: TicketStore, publisher: EventPublisher, ring: KeyRing,
-                    base_url: str, now: datetime) -> WebhookReceipt:
+                    base_url: str, now: datetime, url_token: str | None = None) -> WebhookReceipt:
+    """Verify, map, store each distinct event once, refold the touched tickets and announce their
+    solves. ``secrets`` are the webhook secrets ({provider: secret}, plus the opt-in
+    ``chatwoot_url_token``); ``url_token`` is the ``token`` of the request's query string."""
     check_provider(provider)
-    if not secret:
-        raise ApiError(401, "invalid_signature", f"No webhook secret is configured for {provider}", None)
-    verify_signature(provider, headers, raw_body, secret, now)
+    authenticate(provider, headers, raw_body, secrets, now, url_token)
     events = parse_webhook(provider, headers, raw_body, catalog, received_at=now)
     applied = duplicates = 0
     touched: dict[tuple[str, str], None] = {}
+    received_at = iso_utc(now)
     for event in events:
-        if store.add_event(event):
+        if provider in REPEATING_BODIES and event.event_id.startswith(CONTENT_ID_PREFIX):
+            event = identify_repeat(store, event)
+        if store.add_event(event, received_at):
             applied += 1
         else:
             duplicates += 1
@@ -53,6 +63,32 @@ def receive_webhook(provider: str, headers: Mapping[str, str], raw_body: bytes, 
         publish_solve_once(store, publisher, state, catalog, ring, base_url, now)
         tickets.append(TicketTouched(provider=provider_id, ticket_id=ticket_id, status=state.status))
     return WebhookReceipt(applied=applied, duplicates=duplicates, tickets=tickets)
+
+
+def authenticate(provider: str, headers: Mapping[str, str], raw_body: bytes, secrets: Mapping[str, str],
+                 now: datetime, url_token: str | None) -> None:
+    """The provider's signature; for a Chatwoot delivery that carries none, the opt-in URL token."""
+    unsigned_token = secrets.get(CHATWOOT_URL_TOKEN) if provider == "chatwoot" else None
+    signed = any(name.lower() == CHATWOOT_SIGNATURE.lower() for name in headers)
+    if unsigned_token and not signed:
+        verify_url_token(url_token, unsigned_token)
+        return
+    secret = secrets.get(provider)
+    if not secret:
+        raise ApiError(401, "invalid_signature", f"No webhook secret is configured for {provider}", None)
+    verify_signature(provider, headers, raw_body, secret, now)
+
+
+def identify_repeat(store: TicketStore, event: TicketEvent) -> TicketEvent:
+    """Identity for an event known only by its content (Freshdesk sends no delivery id and has no time
+    placeholder): a retry is the same body again with nothing of the ticket in between, so it keeps
+    the id of the latest delivery; the same body after something else happened (solved, reopened,
+    solved again) is a new event, ``<hash>#<n>`` for its n-th occurrence."""
+    receipts = [event_id for _received, event_id in store.receipts(event.provider, event.ticket_id)]
+    occurrences = [event_id for event_id in receipts if event_id.split("#")[0] == event.event_id]
+    if not occurrences or receipts[-1] in occurrences:
+        return event.model_copy(update={"event_id": receipts[-1]}) if occurrences else event
+    return event.model_copy(update={"event_id": f"{event.event_id}#{len(occurrences) + 1}"})
 
 
 def refold(store: TicketStore, provider: str, ticket_id: str, catalog: Catalog) -> TicketState:

@@ -51,6 +51,7 @@ GENERIC_SIGNATURE = "X-Touchpoint-Signature"
 GENERIC_TIMESTAMP = "X-Touchpoint-Timestamp"
 FRESHDESK_HEADER = "X-Touchpoint-Secret"  # carries the shared secret itself
 
+MIN_URL_TOKEN_LENGTH = 24
 _UNIX_SECONDS = re.compile(r"^[0-9]{1,12}$")
 
 
@@ -63,6 +64,17 @@ def verify_signature(provider: str, headers: Mapping[str, str], raw_body: bytes,
     if not secret:
         raise _invalid("No webhook secret is configured for this provider")
     verifier(_lowercase_keys(headers), bytes(raw_body), secret.encode("utf-8"), _aware(now))
+
+
+def verify_url_token(presented: str | None, expected: str) -> None:
+    """Chatwoot before 4.11.2 cannot sign its webhooks. Where the shop opts in (a
+    ``chatwoot_url_token`` among the webhook secrets), such an install posts to
+    ``/webhooks/chatwoot?token=<token>`` instead; the token is compared in constant time and never
+    logged. Weaker than a signature (no timestamp, the URL is the secret): off by default."""
+    if len(expected) < MIN_URL_TOKEN_LENGTH:
+        raise _invalid("The configured chatwoot_url_token is too short to be a secret")
+    if not presented or not hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8")):
+        raise _invalid("Missing or wrong webhook URL token")
 
 
 def sign(provider: str, raw_body: bytes, secret: str, now: datetime) -> dict[str, str]:

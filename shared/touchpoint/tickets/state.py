@@ -14,8 +14,12 @@ Field rules:
 
 * ``created_at``: the earliest ``created`` event; a ticket whose created event has not arrived (or
   never will, e.g. it predates the webhook) uses its earliest event of any kind.
-* ``first_agent_reply_at``: the earliest ``agent_replied``; ``agent_replies`` and ``reopens`` count
-  distinct events.
+* ``first_agent_reply_at``: the earliest ``agent_replied``; ``agent_replies`` counts distinct events.
+* ``reopens``: the reopens of a solved or closed ticket. A ``reopened`` event counts when the ticket
+  stood solved or closed at that moment, so one reopen reported twice (Help Scout's customer reply
+  and its status change, Chatwoot's two status deliveries, Intercom's reply into a closed
+  conversation and a teammate's manual reopen) counts once, and a "reopen" of a ticket that was
+  never solved (Help Scout pending -> active) counts not at all.
 * ``solved_at``: the latest ``solved`` event; with no solved event at all, the latest ``closed``.
 * ``handle_seconds``: the sum over events that carry it; ``None`` when none does, so AHT (docs/reference.md#metrics:
   "over solved tickets that report it") can leave the ticket out instead of counting a zero.
@@ -127,7 +131,7 @@ def fold(events: Iterable[TicketEvent], *, default_touchpoint: str | None = None
     status_changes = [event for event in ordered if event.event in _STATUS_AFTER]
     status: TicketStatus = _STATUS_AFTER[status_changes[-1].event] if status_changes else "open"
     solved_at = max(solves) if solves else (max(closes) if closes else None)
-    reopens = len(times_of("reopened"))
+    reopens = _reopens_of_solved(status_changes)
     reported = [event.handle_seconds for event in ordered if event.handle_seconds is not None]
     known_channels = [event.channel for event in ordered if event.channel != "other"]
     touchpoints = [event.touchpoint for event in ordered if event.touchpoint is not None]
@@ -148,6 +152,16 @@ def fold(events: Iterable[TicketEvent], *, default_touchpoint: str | None = None
         handle_seconds=sum(reported) if reported else None,
         fcr=is_first_contact_resolution(len(agent_replies), reopens) if solved else None,
     )
+
+
+def _reopens_of_solved(status_changes: list[TicketEvent]) -> int:
+    """Reopened events that found the ticket solved or closed, in chronological order."""
+    count, standing = 0, "open"
+    for event in status_changes:
+        if event.event == "reopened" and standing in SOLVED_STATUSES:
+            count += 1
+        standing = _STATUS_AFTER[event.event]
+    return count
 
 
 def _iso_or_none(moment: datetime | None) -> str | None:

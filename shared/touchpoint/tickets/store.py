@@ -39,13 +39,15 @@ class TicketStore:
         self._client = client
         self._table = table_name
 
-    def add_event(self, event: TicketEvent) -> bool:
-        """Store one canonical event unless its id is stored already. True when new."""
+    def add_event(self, event: TicketEvent, received_at: str | None = None) -> bool:
+        """Store one canonical event unless its id is stored already. True when new. ``received_at``
+        (ISO 8601) orders deliveries, for bodies that carry no identity of their own."""
         record = {
             **ticket_event_key(event.provider, event.ticket_id, event.event_id),
             "type": "ticket_event",
             "event": event.model_dump(mode="json"),
             "customer_id": event.customer_id,
+            "received_at": received_at,
             **ticket_event_index_key(event.customer_id, event.provider, event.ticket_id, event.event_id),
         }
         return put_if_absent(self._client, self._table, to_item(record))
@@ -58,6 +60,18 @@ class TicketStore:
             ExpressionAttributeValues={":pk": {"S": ticket_partition(provider, ticket_id)},
                                        ":evt": {"S": TICKET_EVENT_PREFIX}},
         )]
+
+    def receipts(self, provider: str, ticket_id: str) -> list[tuple[str, str]]:
+        """(received_at, event_id) of every stored event of the ticket, in the order received (events
+        stored before receipts were kept sort first)."""
+        found = [(str(item.get("received_at", {}).get("S", "")), from_item(item)["event"]["event_id"])
+                 for item in query_all(
+                     self._client, TableName=self._table, ConsistentRead=True,
+                     KeyConditionExpression="pk = :pk AND begins_with(sk, :evt)",
+                     ExpressionAttributeValues={":pk": {"S": ticket_partition(provider, ticket_id)},
+                                                ":evt": {"S": TICKET_EVENT_PREFIX}},
+                     ProjectionExpression="#event, received_at", ExpressionAttributeNames={"#event": "event"})]
+        return sorted(found)
 
     def save_state(self, state: TicketState, event_count: int) -> dict[str, Any] | None:
         """Write the state folded from ``event_count`` events, unless a state folded from more events

@@ -94,25 +94,30 @@ EXPECTED: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("helpscout", "convo_status_closed"): [expected(
         HASHED, "helpscout", HS_TICKET, HS_CUSTOMER, "email", "support_returns", "solved",
         "2026-11-19T15:45:00Z", ["refund"])],
+    # One reopen per close: named after the close it undoes, whichever delivery reports it.
     ("helpscout", "convo_status_reopened"): [expected(
-        HASHED, "helpscout", HS_TICKET, HS_CUSTOMER, "email", "support_returns", "reopened",
-        "2026-11-20T08:00:00Z", ["refund"])],
-    # Chatwoot: the contact identifier is the external id; WebWidget is chat; labels are tags.
+        f"reopen:{HS_TICKET}:2026-11-19T15:45:00+00:00", "helpscout", HS_TICKET, HS_CUSTOMER, "email",
+        "support_returns", "reopened", "2026-11-20T08:00:00Z", ["refund"])],
+    # Chatwoot: the contact identifier is the external id; WebWidget is chat; labels are tags; the
+    # conversation id is per account, so the ticket is "<account>:<conversation>".
     ("chatwoot", "conversation_created"): [expected(
-        "conversation_created:42", "chatwoot", "42", "cust_3007", "chat", "support", "created",
+        "conversation_created:1:42", "chatwoot", "1:42", "cust_3007", "chat", "support", "created",
         "2026-11-20T08:00:00Z", ["delivery"])],
     ("chatwoot", "message_created_incoming"): [expected(
-        "message:118", "chatwoot", "42", "cust_3007", "chat", "support", "customer_replied",
+        "message:118", "chatwoot", "1:42", "cust_3007", "chat", "support", "customer_replied",
         "2026-11-20T08:00:01Z", ["delivery"])],
     ("chatwoot", "message_created_outgoing"): [expected(
-        "message:121", "chatwoot", "42", "cust_3007", "chat", "support", "agent_replied",
+        "message:121", "chatwoot", "1:42", "cust_3007", "chat", "support", "agent_replied",
         "2026-11-20T08:03:30Z", ["delivery"])],
     ("chatwoot", "message_created_private_note"): [],
+    # A status change is reported twice (conversation_status_changed and conversation_updated): one id.
     ("chatwoot", "conversation_status_changed_resolved"): [expected(
-        HASHED, "chatwoot", "42", "cust_3007", "chat", "support", "solved", "2026-11-20T09:00:00.500000Z",
+        "status:1:42:solved:2026-11-20T09:00:00.500000+00:00", "chatwoot", "1:42", "cust_3007", "chat",
+        "support", "solved", "2026-11-20T09:00:00.500000Z",
         ["delivery"])],
     ("chatwoot", "conversation_status_changed_reopened"): [expected(
-        HASHED, "chatwoot", "42", "cust_3007", "chat", "support", "reopened", "2026-11-21T09:00:00.250000Z",
+        "status:1:42:reopened:2026-11-21T09:00:00.250000+00:00", "chatwoot", "1:42", "cust_3007", "chat",
+        "support", "reopened", "2026-11-21T09:00:00.250000Z",
         ["delivery"])],
     ("chatwoot", "conversation_status_changed_snoozed"): [],
     # Freshdesk automation body: "Phone" source; without occurred_at the receive time is used.
@@ -179,7 +184,7 @@ def test_content_hashes_separate_different_deliveries(catalog) -> None:
     solved = parse_fixture("chatwoot", "conversation_status_changed_resolved", catalog)[0]
     reopened = parse_fixture("chatwoot", "conversation_status_changed_reopened", catalog)[0]
 
-    # Then their content-hash ids differ
+    # Then their ids differ
     assert solved.event_id != reopened.event_id
 
 

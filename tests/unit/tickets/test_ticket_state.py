@@ -220,7 +220,7 @@ STORIES: dict[str, tuple[str, list[str], tuple[Any, ...]]] = {
         "conversation_created", "message_created_incoming", "message_created_outgoing",
         "message_created_private_note", "conversation_status_changed_snoozed",
         "conversation_status_changed_resolved"], (
-        "42", "cust_3007", "chat", "support", "solved", "2026-11-20T08:00:00Z",
+        "1:42", "cust_3007", "chat", "support", "solved", "2026-11-20T08:00:00Z",
         "2026-11-20T08:03:30Z", "2026-11-20T09:00:00.500000Z", 1, 0, None, True)),
     "freshdesk": ("freshdesk", ["ticket_resolved", "reply_sent", "ticket_created"], (
         "8812", "nina.park@example.com", "phone", "support", "solved", "2026-11-21T10:00:00Z",
