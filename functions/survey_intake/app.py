@@ -23,6 +23,7 @@ from touchpoint.platform.http import (
     html_response,
     install_error_handlers,
     json_response,
+    path_value,
     request_base_url,
     text_body,
 )
@@ -106,9 +107,9 @@ def import_responses(body: Annotated[ImportedResponse | list[ImportedResponse], 
 
 
 @app.delete("/v1/customers/<customer_id>", summary="Erase every record of a customer", tags=["customers"],
-            responses=answers({200: (ErasureResult, "Deleted; the rollups follow through the stream")}))
+            responses=answers({200: (ErasureResult, "Erased (rollups follow through the stream) or nothing found")}))
 def erase_customer(customer_id: str):
-    return json_response(200, erase(runtime.customer_store(), customer_id))
+    return json_response(200, erase(runtime.customer_store(), path_value(customer_id)))
 
 
 @app.get("/v1/touchpoints", summary="The active touchpoint catalog", tags=["catalog"],

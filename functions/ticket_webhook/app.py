@@ -9,7 +9,15 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from touchpoint import runtime
-from touchpoint.platform.http import answers, capped, install_error_handlers, json_response, raw_body, request_base_url
+from touchpoint.platform.http import (
+    answers,
+    capped,
+    install_error_handlers,
+    json_response,
+    path_value,
+    raw_body,
+    request_base_url,
+)
 from touchpoint.platform.settings import TicketWebhookSettings
 from touchpoint.tickets import intake as tickets
 from touchpoint.tickets.models import TicketView, WebhookReceipt
@@ -41,7 +49,7 @@ def receive(provider: str):
 @app.get("/v1/tickets/<provider>/<ticket_id>", summary="The normalized ticket", tags=["tickets"],
          responses=answers({200: (TicketView, "The ticket folded from every distinct event")}, [404, 422]))
 def get_ticket(provider: str, ticket_id: str):
-    return json_response(200, tickets.get_ticket(runtime.ticket_store(), provider, ticket_id))
+    return json_response(200, tickets.get_ticket(runtime.ticket_store(), provider, path_value(ticket_id)))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -11,4 +11,5 @@ def erase_customer(store: CustomerStore, customer_id: str) -> ErasureResult:
     """Delete every record of the customer; says how many were deleted."""
     keys = store.keys_of(customer_id)
     store.delete(keys)
-    return ErasureResult(customer_id=customer_id, deleted_records=len(keys))
+    return ErasureResult(customer_id=customer_id, status="erased" if keys else "nothing_found",
+                         deleted_records=len(keys))

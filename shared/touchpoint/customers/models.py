@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
 class ErasureResult(BaseModel):
     """``DELETE /v1/customers/{customer_id}``: what was deleted. The rollups follow through the stream."""
 
-    customer_id: str
+    customer_id: str = Field(description="The id as decoded from the path")
+    status: Literal["erased", "nothing_found"] = Field(
+        description="nothing_found: no record carries this id (check its spelling and encoding)")
     deleted_records: int = Field(description="Responses, ticket states and events, alerts (0 when none were left)")

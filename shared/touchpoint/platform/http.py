@@ -9,6 +9,7 @@ import binascii
 import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -199,6 +200,13 @@ def text_body(event: Any) -> str:
         return raw_body(event).decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_body", "The body is not UTF-8 text", None) from None
+
+
+def path_value(segment: str) -> str:
+    """A path parameter as the client meant it. API Gateway hands over the path still percent-encoded
+    (``Mia.Erase%2Bshop%40Example.com``), and HTTP clients encode ``@``, ``+``, ``/``, spaces and
+    non-ASCII letters, so an id is only found once decoded."""
+    return unquote(segment)
 
 
 def request_base_url(event: Any, configured: str) -> str:
