@@ -7,7 +7,9 @@ and as CloudFormation receives it after the SAM transform (``samtranslator``, of
   why they cannot name resources);
 * every SQS queue is encrypted (SqsManagedSseEnabled or a KMS key);
 * every DynamoDB table has SSE enabled, and FeedbackTable has point-in-time recovery;
-* the archive bucket blocks public access and encrypts by default.
+* the archive bucket blocks public access, encrypts by default, refuses requests without TLS (its
+  only bucket policy denies and never allows) and removes replaced scorecard versions;
+* every function's log group is declared with a retention.
 """
 
 from __future__ import annotations
@@ -193,7 +195,37 @@ def test_every_bucket_blocks_public_access_and_encrypts(which, request):
         rules = (properties.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration") or []
         algorithms = {rule.get("ServerSideEncryptionByDefault", {}).get("SSEAlgorithm") for rule in rules}
         assert algorithms & {"AES256", "aws:kms", "aws:kms:dsse"}, (logical_id, rules)
-    assert not resources_of(document, "AWS::S3::BucketPolicy"), "a bucket policy could open the bucket"
+    for logical_id, policy in resources_of(document, "AWS::S3::BucketPolicy").items():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert all(statement["Effect"] == "Deny" for statement in statements), (logical_id, "could open the bucket")
+
+
+@pytest.mark.parametrize("which", ["template", "transformed"])
+def test_the_archive_refuses_plain_http_and_drops_replaced_versions(which, request):
+    document = request.getfixturevalue(which)
+    # Given the archive bucket's policy, Then a request without TLS is denied on the bucket and its objects
+    denials = [statement for policy in resources_of(document, "AWS::S3::BucketPolicy").values()
+               if policy["Properties"]["Bucket"] == {"Ref": "ArchiveBucket"}
+               for statement in policy["Properties"]["PolicyDocument"]["Statement"]]
+    assert any(statement["Effect"] == "Deny" and statement["Action"] == "s3:*"
+               and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for statement in denials)
+    # And a scorecard version replaced (e.g. re-archived after an erasure) expires instead of staying forever
+    rules = resources_of(document, "AWS::S3::Bucket")["ArchiveBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert any(rule["Status"] == "Enabled" and rule["NoncurrentVersionExpiration"]["NoncurrentDays"] <= 30
+               for rule in rules)
+
+
+def test_every_function_has_a_log_group_with_a_retention(template):
+    # Given the functions and the log groups declared beside them
+    functions = resources_of(template, "AWS::Serverless::Function")
+    groups = {group["Properties"]["LogGroupName"]["Fn::Sub"]: group["Properties"]
+              for group in resources_of(template, "AWS::Logs::LogGroup").values()}
+    # Then each function's /aws/lambda/<name> group exists and keeps logs for a bounded time
+    for logical_id in functions:
+        group = groups.get(f"/aws/lambda/${{{logical_id}}}")
+        assert group is not None, logical_id
+        assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert template["Parameters"]["LogRetentionDays"]["Default"] <= 365
 
 
 def test_the_audit_itself_catches_a_star_resource():

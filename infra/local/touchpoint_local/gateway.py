@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import ipaddress
 import json
 import time
 import uuid
@@ -100,20 +101,26 @@ class Gateway:
                     return route, found.groupdict(), True
         return None, {}, path_exists
 
+    def _admin(self, headers: dict[str, str]) -> bool:
+        presented = headers.get("x-api-key", "")
+        return bool(presented) and hmac.compare_digest(presented.encode(), self.admin_api_key.encode())
+
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes, host: str,
                source_ip: str) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(target)
         path = parts.path or "/"
         local = self.local_routes.get((method, path))
         if local is not None:
+            # /_local/* inspects and drives the whole stack: from anywhere but this machine (a stack
+            # started with --host 0.0.0.0), it takes the admin key like an admin route.
+            if not _is_loopback(source_ip) and not self._admin(headers):
+                return _error(401, "unauthorized", "/_local routes from another host need the header x-api-key")
             return local(parts.query, headers, body)
         route, path_parameters, path_exists = self.match(method, path)
         if route is None:
             return _error(405 if path_exists else 404, "not_found", f"No route for {method} {path}")
-        if route.iam_auth:
-            presented = headers.get("x-api-key", "")
-            if not presented or not hmac.compare_digest(presented.encode(), self.admin_api_key.encode()):
-                return _error(401, "unauthorized", "This admin route needs the header x-api-key")
+        if route.iam_auth and not self._admin(headers):
+            return _error(401, "unauthorized", "This admin route needs the header x-api-key")
         headers = {**headers, "x-forwarded-proto": "http", "x-forwarded-for": source_ip}
         event = build_event(route, method, path, parts.query, headers, body, path_parameters, host, source_ip,
                             iam_identity=route.iam_auth)
@@ -122,6 +129,15 @@ class Gateway:
         except Exception as exc:  # a crashed function is a 500 from API Gateway too
             return _error(500, "internal_error", f"{route.function} failed: {type(exc).__name__}")
         return _proxy_result(result)
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1, as a dual-stack socket reports it
+    return (mapped or ip).is_loopback
 
 
 def _proxy_result(result: Any) -> tuple[int, dict[str, str], bytes]:

@@ -13,6 +13,8 @@ IN_PROCESS_TYPES = {
     "AWS::Serverless::Function", "AWS::Serverless::LayerVersion", "AWS::Serverless::HttpApi",
     "AWS::Scheduler::Schedule", "AWS::Scheduler::ScheduleGroup", "AWS::Lambda::EventSourceMapping",
     "AWS::IAM::Role", "AWS::Lambda::Permission",
+    # Nothing to enforce locally: logs go to the terminal, and the local bucket is reached on loopback.
+    "AWS::Logs::LogGroup", "AWS::S3::BucketPolicy",
 }
 
 
