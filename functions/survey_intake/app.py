@@ -75,7 +75,8 @@ def create_link(request: Annotated[LinkRequest, Body()]):
 @app.get("/s/<token>", summary="The survey page (never writes)", tags=["surveys"],
          responses=answers({200: (None, "The survey page, in HTML")}, [403, 410]))
 def show_survey(token: str, score: Annotated[str | None, Query()] = None):
-    return html_response(200, surveys.survey_page(token, score, runtime.catalog(), runtime.key_ring(), _now()))
+    return html_response(200, surveys.survey_page(token, score, runtime.catalog(), runtime.key_ring(), _now(),
+                                                  runtime.response_store()))
 
 
 @app.post("/s/<token>", summary="Answer a survey (form or JSON)", tags=["surveys"],

@@ -64,12 +64,13 @@ def test_opening_a_link_never_writes_and_answering_twice_keeps_one_record(local_
     # When the customer answers, then changes their mind
     first = local_stack.request("POST", path_of(link["url"]), json_body={"score": 2, "comment": "late"})
     second = local_stack.request("POST", path_of(link["url"]), json_body={"score": 4})
-    # Then the first answer creates, the second replaces: one record with the latest score
+    # Then the first answer creates, the second replaces: one record with the latest score, and the
+    # comment of the first (the second gave none)
     assert (first.status, second.status) == (201, 200)
     assert local_stack.item_count() == before + 1
     records = [i for i in local_stack.items() if i.get("survey_id") == link["survey_id"]]
     assert len(records) == 1
-    assert records[0]["score"] == 4 and "comment" not in records[0] and records[0]["customer_id"] == "cust-twice"
+    assert records[0]["score"] == 4 and records[0]["comment"] == "late" and records[0]["customer_id"] == "cust-twice"
 
 
 def test_form_post_gets_an_escaped_thank_you_page(local_stack):

@@ -186,7 +186,7 @@ def test_json_answer_twice_is_201_then_200_with_one_record(client: Any, aws: Any
     assert len(items) == 1
     item = items[0]
     assert item["score"] == 9
-    assert "comment" not in item  # the replaced answer had no comment
+    assert item["comment"] == "slow"  # an answer without a comment keeps the one given before
     assert item["first_submitted_at"] == first.json()["submitted_at"]
     assert item["submitted_at"] == second.json()["submitted_at"]
     assert item["first_submitted_at"] <= item["submitted_at"]
@@ -590,3 +590,36 @@ def test_unknown_route_is_404_with_the_error_body(client: Any, aws: Any, method:
     body = {"score": 5} if method == "POST" else None
     assert_error(client.request(method, path, body), 404, "not_found")
     assert aws.item_count() == 0
+
+
+def test_answering_again_without_a_comment_keeps_it_and_a_new_comment_replaces_it(client: Any, aws: Any) -> None:
+    # Given a link answered with a comment
+    token = client.mint(touchpoint="shipping", order_id="order-keep")["token"]
+    assert client.survey("POST", token, {"score": 2, "comment": "Box arrived crushed"}).status == 201
+    # When the customer answers again from an email button, with a score only
+    assert client.survey("POST", token, {"score": 3}).status == 200
+    # Then the comment is still there, beside the new score
+    (item,) = aws.items()
+    assert (item["score"], item["comment"]) == (3, "Box arrived crushed")
+    # When they answer again with a new comment, Then it replaces the old one
+    assert client.survey("POST", token, {"score": 4, "comment": "Replacement came fast"}).status == 200
+    (item,) = aws.items()
+    assert (item["score"], item["comment"]) == (4, "Replacement came fast")
+
+
+def test_a_link_answered_before_opens_on_the_earlier_answer(client: Any, aws: Any) -> None:
+    # Given a link answered with a score and a comment that needs escaping
+    token = client.mint(touchpoint="shipping", order_id="order-reopen")["token"]
+    assert client.survey("POST", token, {"score": 2, "comment": "<b>late</b> & broken"}).status == 201
+    before = aws.item_count()
+    # When the customer opens the link again
+    page = client.survey("GET", token)
+    # Then the page shows the earlier answer: the score chosen, the comment filled in (escaped)
+    assert page.status == 200
+    assert 'value="2" required checked' in page.body
+    assert "You answered 2" in page.body
+    assert "&lt;b&gt;late&lt;/b&gt; &amp; broken</textarea>" in page.body
+    # And a one-click ?score= still picks the score, and opening wrote nothing
+    assert 'value="5" required checked' in client.survey("GET", token, query={"score": "5"}).body
+    assert aws.item_count() == before
+

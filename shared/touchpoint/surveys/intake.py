@@ -121,18 +121,28 @@ def open_survey(token: str, catalog: Catalog, ring: KeyRing, now: datetime) -> O
     return OpenSurvey(claims, touchpoint)
 
 
-def survey_page(token: str, preselect: str | None, catalog: Catalog, ring: KeyRing, now: datetime) -> str:
-    """The HTML page for a link. Reads nothing and writes nothing: link scanners may fetch it."""
+class AnswerReader(Protocol):
+    def answer(self, survey_id: str) -> dict[str, Any] | None: ...
+
+
+def survey_page(token: str, preselect: str | None, catalog: Catalog, ring: KeyRing, now: datetime,
+                answers: AnswerReader | None = None) -> str:
+    """The HTML page for a link. Writes nothing (link scanners may fetch it). A link answered before
+    opens on that answer, comment included, so answering again changes it instead of starting over;
+    ``?score=N`` (a one-click email button) still picks the score."""
     survey = open_survey(token, catalog, ring, now)
+    earlier = answers.answer(survey.claims.survey_id) if answers is not None else None
     selected: int | None = None
     text = (preselect or "").strip()
     # isdecimal and isascii: "²" is a digit to Python but not a score
     if text.isascii() and text.isdecimal() and int(text) in scale_of(survey.claims.metric):
         selected = int(text)
+    elif earlier is not None:
+        selected = int(earlier["score"])
     from touchpoint.surveys.bots import render_stamp
 
     return pages.render_survey(catalog.brand, survey.touchpoint, survey.claims.metric, token, selected,
-                               render_stamp(ring, token, now))
+                               render_stamp(ring, token, now), earlier=earlier)
 
 
 def submit_answer(

@@ -38,7 +38,9 @@ def question(metric: str, brand: str, touchpoint: Touchpoint) -> str:
 
 
 def render_survey(brand: str, touchpoint: Touchpoint, metric: str, token: str, selected: int | None,
-                  rendered_stamp: str = "") -> str:
+                  rendered_stamp: str = "", earlier: dict[str, Any] | None = None) -> str:
+    """``earlier``: the answer this link already has ({score, comment?, submitted_at}), shown so the
+    customer changes it rather than wondering whether it counted."""
     low_label, high_label = SCALE_ENDS[metric]
     return _environment().get_template("survey.html").render(
         brand=brand,
@@ -51,6 +53,8 @@ def render_survey(brand: str, touchpoint: Touchpoint, metric: str, token: str, s
         high_label=high_label,
         token=token,
         rendered_stamp=rendered_stamp,
+        earlier=earlier,
+        earlier_date=str(earlier.get("submitted_at", ""))[:10] if earlier else "",
     )
 
 

@@ -35,9 +35,12 @@ class ResponseStore:
         ``first_submitted_at`` and counting ``submissions``. Concurrent submits still leave one item."""
         if self.insert_once(record):
             return True
-        sets, removes, names, values = set_fields_expression(record, RESPONSE_FIELDS)
+        # An answer without a comment keeps the comment given before (an email button carries only a
+        # score); any other field the new answer lacks is removed, so the record is the new answer.
+        fields = [f for f in RESPONSE_FIELDS if f != "comment" or record.get("comment") is not None]
+        sets, removes, names, values = set_fields_expression(record, fields)
         names.update({"#first": "first_submitted_at", "#n": "submissions"})
-        values.update({":first": values[f":f{RESPONSE_FIELDS.index('submitted_at')}"], ":one": {"N": "1"}})
+        values.update({":first": values[f":f{fields.index('submitted_at')}"], ":one": {"N": "1"}})
         sets.append("#first = if_not_exists(#first, :first)")
         expression = "SET " + ", ".join(sets) + " ADD #n :one"
         if removes:
@@ -52,6 +55,13 @@ class ResponseStore:
         )
         # ALL_OLD is the item before the update: empty only if it was erased in between.
         return not result.get("Attributes")
+
+    def answer(self, survey_id: str) -> dict[str, Any] | None:
+        """The survey's current answer (score, comment, submitted_at), or None before the first one."""
+        item = self._client.get_item(TableName=self._table, Key=key(response_key(survey_id)["pk"], RESPONSE_SK),
+                                     ProjectionExpression="score, #comment, submitted_at",
+                                     ExpressionAttributeNames={"#comment": "comment"}).get("Item")
+        return from_item(item) if item else None
 
     def insert_once(self, record: dict[str, Any]) -> bool:
         """Write an imported response unless its survey id exists already (first import wins).
