@@ -17,25 +17,36 @@ from touchpoint import runtime
 from touchpoint.catalog import Touchpoint
 from touchpoint.customers.erasure import erase_customer as erase
 from touchpoint.customers.models import ErasureResult
+from touchpoint.errors import ApiError
 from touchpoint.platform.http import (
     answers,
     capped,
+    error_response,
     html_response,
     install_error_handlers,
     json_response,
     path_value,
     request_base_url,
     text_body,
+    wants_html,
 )
 from touchpoint.platform.settings import SurveyIntakeSettings
 from touchpoint.surveys import intake as surveys
 from touchpoint.surveys.models import AnswerRecorded, ImportedResponse, ImportResult, LinkCreated, LinkRequest
-from touchpoint.surveys.pages import render_thanks
+from touchpoint.surveys.pages import render_problem, render_thanks
 
 logger = Logger(service="survey-intake")
 app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app, logger)
 runtime.cold_start(SurveyIntakeSettings)
+
+
+@app.exception_handler(ApiError)
+def _refused(error: ApiError) -> Response:
+    """On a survey link, a browser gets a page it can read (same status); API clients get JSON."""
+    if app.current_event.path.startswith("/s/") and wants_html(app.current_event):
+        return html_response(error.status, render_problem(runtime.catalog().brand, error.code))
+    return error_response(error)
 
 # A mailer that retries POST /v1/links within the hour gets the very same link back, not a second
 # survey for the same customer (Powertools idempotency on the request body, IdempotencyTable).
@@ -73,7 +84,7 @@ def create_link(request: Annotated[LinkRequest, Body()]):
 
 
 @app.get("/s/<token>", summary="The survey page (never writes)", tags=["surveys"],
-         responses=answers({200: (None, "The survey page, in HTML")}, [403, 410]))
+         responses=answers({200: (None, "The survey page, in HTML")}, [403, 410], html_errors=True))
 def show_survey(token: str, score: Annotated[str | None, Query()] = None):
     return html_response(200, surveys.survey_page(token, score, runtime.catalog(), runtime.key_ring(), _now(),
                                                   runtime.response_store()))
@@ -82,7 +93,7 @@ def show_survey(token: str, score: Annotated[str | None, Query()] = None):
 @app.post("/s/<token>", summary="Answer a survey (form or JSON)", tags=["surveys"],
           responses=answers({201: (AnswerRecorded, "The first answer to this link (HTML thank-you page for a form)"),
                              200: (AnswerRecorded, "An answer that replaced the earlier one")},
-                            [400, 403, 410, 413, 422], html=[200, 201]))
+                            [400, 403, 410, 413, 422], html=[200, 201], html_errors=True))
 def answer_survey(token: str):
     event = app.current_event
     is_form, answer = surveys.read_answer(event.headers.get("content-type") or "", text_body(event))

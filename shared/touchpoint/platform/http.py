@@ -48,10 +48,12 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
     )
 
 
-def answers(ok: dict[int, tuple[Any, str]], errors: Iterable[int] = (), *, html: Iterable[int] = ()) -> dict:
+def answers(ok: dict[int, tuple[Any, str]], errors: Iterable[int] = (), *, html: Iterable[int] = (),
+            html_errors: bool = False) -> dict:
     """The ``responses`` of a route for its OpenAPI operation: each success status with its model (or
     ``None`` for an HTML-only page) and description, then the error statuses it really returns, each
-    with the error body. ``html`` lists the success statuses that may also answer with an HTML page."""
+    with the error body. ``html`` lists the success statuses that may also answer with an HTML page;
+    ``html_errors``: a browser gets its refusals as a page too."""
     html = set(html)
     documented: dict[int, dict[str, Any]] = {}
     for status, (model, description) in ok.items():
@@ -60,8 +62,9 @@ def answers(ok: dict[int, tuple[Any, str]], errors: Iterable[int] = (), *, html:
             content.update(HTML_CONTENT)
         documented[status] = {"description": description, "content": content}
     for status in errors:
+        content = {"application/json": {"model": ErrorBody}}
         documented[status] = {"description": ERROR_MEANINGS[status],
-                              "content": {"application/json": {"model": ErrorBody}}}
+                              "content": {**content, **HTML_CONTENT} if html_errors else content}
     return documented
 
 
@@ -200,6 +203,14 @@ def text_body(event: Any) -> str:
         return raw_body(event).decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_body", "The body is not UTF-8 text", None) from None
+
+
+def wants_html(event: Any) -> bool:
+    """A browser (its Accept names text/html before any JSON), not an API client asking for JSON."""
+    accept = (event.headers.get("accept") or "").lower()
+    if "text/html" not in accept:
+        return False
+    return "application/json" not in accept or accept.index("text/html") < accept.index("application/json")
 
 
 def path_value(segment: str) -> str:

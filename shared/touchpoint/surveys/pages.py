@@ -62,3 +62,22 @@ def render_thanks(brand: str, score: int, comment: str | None, updated: bool) ->
     return _environment().get_template("thanks.html").render(
         brand=brand, score=score, comment=comment, updated=updated
     )
+
+
+# What a customer sees when a link cannot be answered, by the error's code.
+PROBLEMS = {
+    "token_expired": ("This survey link has expired",
+                      "Survey links are open for a limited time, and this one has closed."),
+    "survey_closed": ("This survey is closed", "This survey is no longer collecting answers."),
+    "invalid_token": ("This survey link does not work", "The link may have been cut off or changed on the way. "
+                      "Open it again from the email, making sure the whole link is used."),
+}
+OTHER_PROBLEM = ("Your answer could not be recorded",
+                 "Something in the answer was not right. Please go back and try again.")
+
+
+def render_problem(brand: str, code: str) -> str:
+    """A friendly page for a link that cannot be answered (the status stays the error's)."""
+    title, explanation = PROBLEMS.get(code, OTHER_PROBLEM)
+    return _environment().get_template("problem.html").render(brand=brand, title=title, explanation=explanation)
+
