@@ -167,7 +167,7 @@ def test_a_retry_over_http_changes_nothing(local_stack: RunningStack, label: str
     provider = provider_of(label)
     windows = replay(local_stack, deliveries)
     before = drained_view(local_stack, provider, ticket_id)
-    items = local_stack.item_count()
+    items = local_stack.record_count()
 
     # When the helpdesk sends one applied delivery again, unchanged (Freshdesk: its last one, right after)
     retried = next(d for d in deliveries if d.name == RETRIED[label])
@@ -178,5 +178,5 @@ def test_a_retry_over_http_changes_nothing(local_stack: RunningStack, label: str
     assert reply.json()["applied"] == 0 and reply.json()["duplicates"] >= 1, reply.text
     # And the ticket and the table are as they were
     assert drained_view(local_stack, provider, ticket_id) == before
-    assert local_stack.item_count() == items
+    assert local_stack.record_count() == items
     assert field_view(before, windows if label in FRESHDESK else None) == expected_view(label, windows, ticket_id)

@@ -54,21 +54,21 @@ def test_admin_routes_need_the_api_key(local_stack):
 def test_opening_a_link_never_writes_and_answering_twice_keeps_one_record(local_stack):
     # Given a fresh link
     link = mint(local_stack, customer_id="cust-twice", order_id="A-100")
-    before = local_stack.item_count()
+    before = local_stack.record_count()
     # When a link scanner and the customer open it, with and without a preselected score
     for query in ("", "?score=5", "?score=99", "?score=abc"):
         page = local_stack.request("GET", path_of(link["url"]) + query)
         assert page.status == 200 and "text/html" in page.header("Content-Type")
     # Then nothing is written
-    assert local_stack.item_count() == before
+    assert local_stack.record_count() == before
     # When the customer answers, then changes their mind
     first = local_stack.request("POST", path_of(link["url"]), json_body={"score": 2, "comment": "late"})
     second = local_stack.request("POST", path_of(link["url"]), json_body={"score": 4})
     # Then the first answer creates, the second replaces: one record with the latest score, and the
     # comment of the first (the second gave none)
     assert (first.status, second.status) == (201, 200)
-    assert local_stack.item_count() == before + 1
-    records = [i for i in local_stack.items() if i.get("survey_id") == link["survey_id"]]
+    assert local_stack.record_count() == before + 1
+    records = [i for i in local_stack.items() if i.get("survey_id") == link["survey_id"] and i["type"] == "response"]
     assert len(records) == 1
     assert records[0]["score"] == 4 and records[0]["comment"] == "late" and records[0]["customer_id"] == "cust-twice"
 
@@ -113,12 +113,12 @@ def test_rejected_answers_write_nothing(local_stack, case, status, code):
         body = {"score": 3, "comment": "x" * (65 * 1024)}
     elif case == "invalid_json":
         data, body = b'{"score": 3,', None
-    before = local_stack.item_count()
+    before = local_stack.record_count()
     reply = local_stack.request("POST", path, json_body=body, data=data,
                                 headers={"content-type": "application/json"})
     assert reply.status == status
     assert error_of(reply)["code"] == code
-    assert local_stack.item_count() == before
+    assert local_stack.record_count() == before
 
 
 def test_unknown_touchpoint_is_422_with_the_field(local_stack):
@@ -131,23 +131,23 @@ def test_unknown_touchpoint_is_422_with_the_field(local_stack):
 def test_import_is_idempotent_on_response_id_and_keeps_submitted_at(local_stack):
     item = {"customer_id": "cust-import", "touchpoint": "relationship", "metric": "nps", "score": 9,
             "response_id": "zendesk-survey-881", "submitted_at": "2026-10-05T08:30:00+02:00"}
-    before = local_stack.item_count()
+    before = local_stack.record_count()
     first = local_stack.request("POST", "/v1/responses", json_body=item, admin=True)
     again = local_stack.request("POST", "/v1/responses", json_body=[item], admin=True)
     assert (first.status, again.status) == (201, 200)
     assert again.json()["results"][0]["status"] == "duplicate"
-    assert local_stack.item_count() == before + 1
+    assert local_stack.record_count() == before + 1
     stored = [i for i in local_stack.items() if i.get("response_id") == "zendesk-survey-881"]
     assert stored[0]["submitted_at"] == "2026-10-05T06:30:00.000Z"
 
 
 def test_a_batch_with_one_bad_item_writes_nothing(local_stack):
     good = {"customer_id": "cust-batch", "touchpoint": "relationship", "metric": "nps", "score": 10}
-    before = local_stack.item_count()
+    before = local_stack.record_count()
     reply = local_stack.request("POST", "/v1/responses", json_body=[good, {**good, "score": 11}], admin=True)
     assert reply.status == 422
     assert error_of(reply)["field"] == "[1].score"
-    assert local_stack.item_count() == before
+    assert local_stack.record_count() == before
 
 
 def test_openapi_document_lists_the_intake_routes(local_stack):

@@ -40,9 +40,9 @@ def error_of(reply: Any) -> dict[str, Any]:
 
 
 def settled_count(stack: Any) -> int:
-    """The table's item count once the stream consumers have caught up (they write rollups)."""
+    """The records the entry points wrote (the stream consumers write rollups beside them)."""
     assert stack.request("POST", "/_local/drain").status == 200
-    return stack.item_count()
+    return stack.record_count()
 
 
 def post(stack: Any, provider: str, raw: bytes, headers: dict[str, str]) -> Any:

@@ -315,6 +315,10 @@ class KeepAliveClient:
         raise AssertionError("unreachable")
 
 
+# What the HTTP entry points write; the aggregator writes the rest (rollups, activity, alerts).
+ENTRY_POINT_RECORDS = ("response", "ticket", "ticket_event")
+
+
 @dataclass
 class RunningStack:
     """A running `touchpoint local`: its base URL, /_local/info and the local secrets."""
@@ -358,6 +362,12 @@ class RunningStack:
         from touchpoint.platform.dynamo import from_item, scan_all
 
         return [from_item(item) for item in scan_all(self.dynamodb(), TableName=self.table)]
+
+    def record_count(self) -> int:
+        """How many records the entry points wrote (responses, tickets, ticket events): unlike
+        ``item_count`` it does not move while the stream pump writes rollups in the background, so
+        "nothing was written" can be checked without racing the aggregator."""
+        return sum(1 for item in self.items() if item.get("type") in ENTRY_POINT_RECORDS)
 
     def item_count(self) -> int:
         client, total, request = self.dynamodb(), 0, {"TableName": self.table, "Select": "COUNT"}
