@@ -189,32 +189,51 @@ def _mint(keys: dict[str, str], *, customer: str = "cust-tok", order: str = "O-1
     return link.token
 
 
+def _legacy_v1(keys: dict[str, str], payload: dict[str, Any]) -> str:
+    """A link in the legacy signed format (version 1), as links sent before tokens were encrypted."""
+    import hashlib
+    import hmac
+
+    payload_b64 = _b64(json.dumps(payload, separators=(",", ":")).encode())
+    key = keys[payload["k"]].encode()
+    return f"{payload_b64}.{_b64(hmac.new(key, payload_b64.encode(), hashlib.sha256).digest())}"
+
+
 def _tampered(aws: Any) -> dict[str, str]:
     token = _mint(aws.token_keys)
-    payload_b64, signature = token.split(".")
-    claims = json.loads(_unb64(payload_b64))
-    other_customer = _b64(json.dumps({**claims, "c": "someone-else"}, separators=(",", ":")).encode())
-    unknown_key = _b64(json.dumps({**claims, "k": "k-nope"}, separators=(",", ":")).encode())
-    version_two = _b64(json.dumps({**claims, "v": 2}, separators=(",", ":")).encode())
-    attacker = KeyRing({claims["k"]: "attacker-chosen-key-0123456789"})
-    forged = mint_token(attacker, SurveyClaims(survey_id=claims["s"], customer_id="victim", touchpoint="shipping",
+    raw = _unb64(token)
+    key_id = raw[2:2 + raw[1]].decode()
+    middle = len(raw) // 2
+    attacker = KeyRing({key_id: "attacker-chosen-key-0123456789"})
+    forged = mint_token(attacker, SurveyClaims(survey_id="o" + "0" * 31, customer_id="victim", touchpoint="shipping",
                                                metric="csat", order_id="O-1",
                                                expires_at=datetime.now(UTC) + timedelta(days=3)))
     expired_and_tampered = _mint(aws.token_keys, days=1, now=datetime.now(UTC) - timedelta(days=3))
-    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    legacy = _legacy_v1(aws.token_keys, {"v": 1, "k": key_id, "s": "o" + "1" * 31, "c": "cust-tok", "t": "shipping",
+                                         "m": "csat", "o": "O-1",
+                                         "e": int((datetime.now(UTC) + timedelta(days=3)).timestamp())})
+    legacy_payload, legacy_signature = legacy.split(".")
+    legacy_claims = json.loads(_unb64(legacy_payload))
+    other_customer = _b64(json.dumps({**legacy_claims, "c": "someone-else"}, separators=(",", ":")).encode())
     return {
-        "signature_flipped": f"{payload_b64}.{flipped}",
-        "claims_changed": f"{other_customer}.{signature}",
-        "unknown_key_id": f"{unknown_key}.{signature}",
-        "version_two": f"{version_two}.{signature}",
+        "ciphertext_flipped": _b64(raw[:middle] + bytes([raw[middle] ^ 1]) + raw[middle + 1:]),
+        "tag_flipped": _b64(raw[:-1] + bytes([raw[-1] ^ 0x80])),
+        "version_changed": _b64(bytes([3]) + raw[1:]),
+        "legacy_version_byte": _b64(bytes([1]) + raw[1:]),
+        "unknown_key_id": _b64(bytes([2, 5]) + b"k-nop" + raw[2 + raw[1]:]),
         "signed_by_an_attacker_key": forged,
-        "signature_removed": f"{payload_b64}.",
-        "no_dot": payload_b64 + signature,
-        "two_dots": f"{payload_b64}.{signature}.{signature}",
-        "not_base64": f"{payload_b64}!!.{signature}",
-        "non_ascii": f"{payload_b64}é.{signature}",
-        "huge": "A" * 5000 + "." + signature,
+        "truncated": token[:-4],
+        "extended": token + "AAAA",
+        "last_character_changed": token[:-1] + ("A" if token[-1] != "A" else "B"),
+        "with_a_dot": f"{token}.{token}",
+        "not_base64": f"{token}!!",
+        "non_ascii": f"{token}é",
+        "huge": "A" * 5000,
         "expired_and_tampered": expired_and_tampered[:-3] + "abc",
+        "legacy_claims_changed": f"{other_customer}.{legacy_signature}",
+        "legacy_signature_removed": f"{legacy_payload}.",
+        "legacy_two_dots": f"{legacy_payload}.{legacy_signature}.{legacy_signature}",
+        "legacy_nested_arrays": _b64(b"[" * 2000) + ".c2ln",
     }
 
 

@@ -1,11 +1,17 @@
-"""Signed survey tokens (SPEC §3, "Survey tokens"): genuine links verify, anything altered is 403,
-a genuine but expired link is 410, and keys rotate without breaking links already sent."""
+"""Survey tokens (docs/reference.md, "Survey tokens"): genuine links verify, anything altered is 403,
+a genuine but expired link is 410, keys rotate without breaking links already sent, and links minted
+in the legacy signed format (version 1) keep working until they expire.
+
+What an observer can read from a current token, its byte layout and fuzzing: test_opaque_tokens.py."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from touchpoint.errors import ApiError
@@ -38,10 +44,41 @@ def unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def legacy_v1_token(keys: dict[str, str], original: SurveyClaims | None = None, *, payload: Any = None,
+                    sign_with: str | None = None) -> str:
+    """A link as the legacy minting code made it (tokens.py before encryption): compact JSON with the
+    version and key id, base64url without padding, "." and base64url(HMAC-SHA256(key, payload_b64)).
+    Built here, not by tokens.py, so the legacy verifier is held to the format links were sent in."""
+    key_id = list(keys)[-1]
+    if payload is None:
+        original = original or claims()
+        payload = {"v": 1, "k": key_id, "s": original.survey_id, "c": original.customer_id,
+                   "t": original.touchpoint, "m": original.metric, "o": original.order_id,
+                   "e": int(original.expires_at.timestamp())}
+        if original.properties:
+            payload["p"] = original.properties
+    payload_b64 = b64(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    key = (sign_with or keys[key_id]).encode("utf-8")
+    return f"{payload_b64}.{b64(hmac.new(key, payload_b64.encode('ascii'), hashlib.sha256).digest())}"
+
+
+def flip(text: str, index: int) -> str:
+    return text[:index] + ("A" if text[index] != "A" else "B") + text[index + 1:]
+
+
 def assert_invalid(ring: KeyRing, token: str, now: datetime = NOW) -> None:
     with pytest.raises(ApiError) as caught:
         verify_token(ring, token, now)
     assert (caught.value.status, caught.value.code, caught.value.field) == (403, "invalid_token", "token")
+
+
+def assert_expired(ring: KeyRing, token: str, now: datetime = NOW) -> None:
+    with pytest.raises(ApiError) as caught:
+        verify_token(ring, token, now)
+    assert (caught.value.status, caught.value.code, caught.value.field) == (410, "token_expired", "token")
+
+
+# ------------------------------------------------------------------ current tokens
 
 
 def test_round_trip_returns_every_claim() -> None:
@@ -51,7 +88,7 @@ def test_round_trip_returns_every_claim() -> None:
     # When a token is minted and verified
     token = mint_token(ring, original)
     verified = verify_token(ring, token, NOW)
-    # Then every claim comes back, with the signing key's id
+    # Then every claim comes back, with the id of the key that minted it
     assert verified.survey_id == original.survey_id
     assert verified.customer_id == "cust-42"
     assert verified.touchpoint == "support"
@@ -63,109 +100,78 @@ def test_round_trip_returns_every_claim() -> None:
 
 
 def test_round_trip_without_order_or_properties() -> None:
+    # Given claims with neither an order nor properties
     ring = KeyRing(NEW_KEY)
+    # When minted and verified
     verified = verify_token(ring, mint_token(ring, claims(order_id=None, properties=None)), NOW)
+    # Then both come back as None
     assert verified.order_id is None
     assert verified.properties is None
 
 
-def test_token_is_url_safe() -> None:
+def test_token_is_url_safe_and_carries_no_dot_or_padding() -> None:
+    # Given claims full of characters a URL would have to escape
     ring = KeyRing(NEW_KEY)
+    # When minted
     token = mint_token(ring, claims(customer_id="ünïcode/+?&= customer", properties={"q": "a+b/c?d=e&f"}))
-    allowed = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+    # Then the token is base64url without padding (no dot: that is the legacy format's separator)
+    allowed = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
     assert set(token) <= allowed
+    # And the claims survive the trip
     assert verify_token(ring, token, NOW).customer_id == "ünïcode/+?&= customer"
 
 
-def test_tampered_payload_is_403() -> None:
-    # Given a genuine token
-    ring = KeyRing(NEW_KEY)
-    payload_b64, signature = mint_token(ring, claims()).split(".")
-    # When its payload is re-encoded with another customer (signature kept)
-    payload = json.loads(unb64(payload_b64))
-    payload["c"] = "someone-else"
-    forged = f"{b64(json.dumps(payload, separators=(',', ':')).encode())}.{signature}"
-    # Then it is refused as tampered
-    assert_invalid(ring, forged)
-
-
-def test_tampered_signature_is_403() -> None:
-    ring = KeyRing(NEW_KEY)
-    payload_b64, signature = mint_token(ring, claims()).split(".")
-    flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
-    assert_invalid(ring, f"{payload_b64}.{flipped}")
-    assert_invalid(ring, f"{payload_b64}.")
-    assert_invalid(ring, f"{payload_b64}.{signature}x")
-
-
-def test_token_signed_with_a_key_outside_the_ring_is_403() -> None:
-    # Given a token signed by a key we never had, using a key id we do have
+def test_token_of_another_key_ring_is_403() -> None:
+    # Given a token minted by a ring we never had, under a key id we do have
     ours = KeyRing(NEW_KEY)
-    attacker = KeyRing({"k2026": "attacker-key-0123456789"})
-    assert_invalid(ours, mint_token(attacker, claims()))
+    theirs = KeyRing({"k2026": "attacker-key-0123456789"})
+    token = mint_token(theirs, claims())
+    # Then our ring refuses it
+    assert_invalid(ours, token)
+    # And a ring whose key ids differ from ours entirely is refused too
+    assert_invalid(ours, mint_token(KeyRing({"k-other": "another-key-0123456789"}), claims()))
 
 
 @pytest.mark.parametrize(
     "garbage",
-    ["", ".", "..", "abc", "a.b.c", "not-base64!.sig", "e30.sig", "bnVsbA.sig", "%%%.%%%", "a" * 40 + "." + "b" * 43],
+    ["", ".", "..", "abc", "a.b.c", "not-base64!.sig", "e30.sig", "bnVsbA.sig", "%%%.%%%", "a" * 40 + "." + "b" * 43,
+     "A", "Ag", "AgVrMjAyNg", "AgVrMjAyNg" + "A" * 38, "AQ" + "A" * 60, "Aw" + "A" * 60, "A" * 61, "====",
+     "AgVrMjAyNg==", "Ag Vr", "Ag\nVr", "Ag+Vr/"],
 )
 def test_garbage_is_403(garbage: str) -> None:
+    # Given anything that is not a genuine token, in either format
+    # Then it is refused as tampered
     assert_invalid(KeyRing(NEW_KEY), garbage)
 
 
 def test_token_over_the_length_limit_is_403_even_if_genuine() -> None:
+    # Given a genuine token longer than the limit
     ring = KeyRing(NEW_KEY)
     token = mint_token(ring, claims(properties={f"p{i}": "x" * 250 for i in range(20)}))
     assert len(token) > MAX_TOKEN_LENGTH
+    # Then it is refused before anything else is looked at
     assert_invalid(ring, token)
 
 
-def test_signed_payload_with_wrong_version_or_missing_claims_is_403() -> None:
-    # Tokens signed with our key but not of our shape (as a future or older minting code might make).
-    import hashlib
-    import hmac
-
-    key = NEW_KEY["k2026"].encode()
-
-    def signed(payload: object) -> str:
-        p = b64(json.dumps(payload).encode())
-        return f"{p}.{b64(hmac.new(key, p.encode(), hashlib.sha256).digest())}"
-
+def test_non_ascii_is_403_not_a_crash() -> None:
+    # Given a genuine token with a non-ASCII character added (a raw UTF-8 path)
     ring = KeyRing(NEW_KEY)
-    good = {"v": 1, "k": "k2026", "s": "s1", "c": "c1", "t": "support", "m": "csat", "o": None,
-            "e": int((NOW + timedelta(days=1)).timestamp())}
-    assert verify_token(ring, signed(good), NOW).survey_id == "s1"
-    assert_invalid(ring, signed({**good, "v": 2}))
-    assert_invalid(ring, signed({k: v for k, v in good.items() if k != "c"}))
-    assert_invalid(ring, signed({**good, "s": ""}))
-    assert_invalid(ring, signed({**good, "e": "soon"}))
-    assert_invalid(ring, signed({**good, "p": ["not", "an", "object"]}))
-    assert_invalid(ring, signed([good]))
-
-
-def test_non_ascii_signature_is_403_not_a_crash() -> None:
-    # Given a genuine payload with a signature made of non-ASCII characters (a raw UTF-8 path)
-    ring = KeyRing(NEW_KEY)
-    payload_b64, _ = mint_token(ring, claims()).split(".")
+    token = mint_token(ring, claims())
     # Then it is refused as tampered, not a crash
-    assert_invalid(ring, f"{payload_b64}.é")
+    assert_invalid(ring, token + "é")
+    assert_invalid(ring, "é" + token)
 
 
 def test_expired_genuine_token_is_410() -> None:
     ring = KeyRing(NEW_KEY)
-    token = mint_token(ring, claims(expires_at=NOW - timedelta(seconds=1)))
-    with pytest.raises(ApiError) as caught:
-        verify_token(ring, token, NOW)
-    assert (caught.value.status, caught.value.code, caught.value.field) == (410, "token_expired", "token")
+    assert_expired(ring, mint_token(ring, claims(expires_at=NOW - timedelta(seconds=1))))
 
 
 def test_expiry_is_exclusive_at_the_instant() -> None:
     ring = KeyRing(NEW_KEY)
     token = mint_token(ring, claims(expires_at=NOW))
     assert verify_token(ring, token, NOW - timedelta(seconds=1)).survey_id
-    with pytest.raises(ApiError) as caught:
-        verify_token(ring, token, NOW)
-    assert caught.value.status == 410
+    assert_expired(ring, token, NOW)
 
 
 def test_verify_defaults_to_the_current_clock() -> None:
@@ -178,49 +184,147 @@ def test_verify_defaults_to_the_current_clock() -> None:
 
 
 def test_tampered_expired_token_is_403_not_410() -> None:
-    # Given an expired token whose signature is altered
+    # Given an expired token with one character altered
     ring = KeyRing(NEW_KEY)
-    payload_b64, signature = mint_token(ring, claims(expires_at=NOW - timedelta(days=1))).split(".")
-    flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
-    # Then the forger does not learn that it expired: 403
-    assert_invalid(ring, f"{payload_b64}.{flipped}")
-    # And an expired payload whose expiry is pushed forward without re-signing is also 403
-    payload = json.loads(unb64(payload_b64))
-    payload["e"] = int((NOW + timedelta(days=30)).timestamp())
-    assert_invalid(ring, f"{b64(json.dumps(payload, separators=(',', ':')).encode())}.{signature}")
+    token = mint_token(ring, claims(expires_at=NOW - timedelta(days=1)))
+    # Then the forger does not learn that it expired: 403 wherever the change is
+    for index in (0, 2, len(token) // 2, len(token) - 1):
+        assert_invalid(ring, flip(token, index))
 
 
 def test_rotation_old_key_still_verifies_while_listed() -> None:
     # Given a link minted before rotation
     token = mint_token(KeyRing(OLD_KEY), claims())
-    # When a new key is appended (it now signs)
+    # When a new key is appended (it now mints)
     rotated = KeyRing({**OLD_KEY, **NEW_KEY})
-    # Then the old link still verifies, reporting the old key id
+    # Then the old link still decrypts, reporting the old key id
     assert verify_token(rotated, token, NOW).key_id == "k2025"
 
 
 def test_rotation_old_key_removed_rejects_its_tokens() -> None:
+    # Given a link minted with a key that was then removed from the secret
     token = mint_token(KeyRing(OLD_KEY), claims())
+    # Then it is refused, saying the key is no longer accepted
     with pytest.raises(ApiError) as caught:
         verify_token(KeyRing(NEW_KEY), token, NOW)
     assert (caught.value.status, caught.value.code) == (403, "invalid_token")
+    assert "no longer accepted" in caught.value.message
 
 
 def test_rotation_new_tokens_use_the_last_key() -> None:
+    # Given a ring with an old and a new key
     rotated = KeyRing({**OLD_KEY, **NEW_KEY})
     assert rotated.active_key_id == "k2026"
-    token = mint_token(rotated, claims(key_id="k2025"))  # the claims cannot pick the key
-    payload = json.loads(unb64(token.split(".")[0]))
-    assert payload["k"] == "k2026"
-    # Verifiable with the new key alone, not with the old key alone
+    # When a token is minted (the claims cannot pick the key)
+    token = mint_token(rotated, claims(key_id="k2025"))
+    # Then its clear header names the new key
+    raw = unb64(token)
+    assert raw[2:2 + raw[1]] == b"k2026"
+    # And it decrypts with the new key alone, not with the old key alone
     assert verify_token(KeyRing(NEW_KEY), token, NOW).key_id == "k2026"
     assert_invalid(KeyRing(OLD_KEY), token)
 
 
-@pytest.mark.parametrize("keys", [{}, {"k1": "short"}, {"": "a-long-enough-key-123"}, {"k1": 12345678901234567}])
+@pytest.mark.parametrize("keys", [{}, {"k1": "short"}, {"": "a-long-enough-key-123"}, {"k1": 12345678901234567},
+                                  {"k" * 256: "a-long-enough-key-123"}])
 def test_key_ring_refuses_unusable_keys(keys: dict) -> None:
     with pytest.raises(ValueError):
         KeyRing(keys)
+
+
+def test_key_ring_accepts_unicode_key_ids_up_to_255_bytes() -> None:
+    # Given the longest key id the format carries (255 UTF-8 bytes), and a non-ASCII one
+    for key_id in ("k" * 255, "clé-2026"):
+        ring = KeyRing({key_id: "a-long-enough-key-123"})
+        # Then its tokens round-trip and report it
+        assert verify_token(ring, mint_token(ring, claims()), NOW).key_id == key_id
+
+
+# ------------------------------------------------------------------ legacy tokens (version 1)
+
+
+def test_legacy_v1_token_still_verifies_with_every_claim() -> None:
+    # Given a link minted in the legacy signed format before tokens were encrypted
+    original = claims()
+    token = legacy_v1_token(NEW_KEY, original)
+    assert token.count(".") == 1 and token.startswith("eyJ")
+    # When it is verified by today's code
+    verified = verify_token(KeyRing(NEW_KEY), token, NOW)
+    # Then every claim comes back as it did before
+    assert verified == SurveyClaims(survey_id=original.survey_id, customer_id="cust-42", touchpoint="support",
+                                    metric="csat", order_id="order-7", expires_at=original.expires_at,
+                                    properties={"channel": "email", "value": 12.5}, key_id="k2026")
+
+
+def test_legacy_v1_token_without_order_or_properties() -> None:
+    verified = verify_token(KeyRing(NEW_KEY), legacy_v1_token(NEW_KEY, claims(order_id=None, properties=None)), NOW)
+    assert (verified.order_id, verified.properties) == (None, None)
+
+
+def test_legacy_v1_token_verifies_after_rotation_and_not_after_removal() -> None:
+    # Given a legacy link signed with the old key
+    token = legacy_v1_token(OLD_KEY)
+    # When a new key is appended, it still verifies under the old key id
+    assert verify_token(KeyRing({**OLD_KEY, **NEW_KEY}), token, NOW).key_id == "k2025"
+    # When the old key is removed, it is refused
+    assert_invalid(KeyRing(NEW_KEY), token)
+
+
+def test_legacy_v1_token_expired_is_410_and_tampered_expired_is_403() -> None:
+    # Given an expired legacy link
+    ring = KeyRing(NEW_KEY)
+    token = legacy_v1_token(NEW_KEY, claims(expires_at=NOW - timedelta(days=1)))
+    # Then it is 410 while genuine
+    assert_expired(ring, token)
+    # And 403 with its signature altered, or with its expiry pushed forward without re-signing
+    payload_b64, signature = token.split(".")
+    assert_invalid(ring, f"{payload_b64}.{flip(signature, 0)}")
+    payload = json.loads(unb64(payload_b64))
+    payload["e"] = int((NOW + timedelta(days=30)).timestamp())
+    assert_invalid(ring, f"{b64(json.dumps(payload, separators=(',', ':')).encode())}.{signature}")
+
+
+def test_legacy_v1_token_tampered_is_403() -> None:
+    # Given a genuine legacy link
+    ring = KeyRing(NEW_KEY)
+    token = legacy_v1_token(NEW_KEY)
+    payload_b64, signature = token.split(".")
+    # When its payload is re-encoded with another customer (signature kept)
+    payload = json.loads(unb64(payload_b64))
+    forged = f"{b64(json.dumps({**payload, 'c': 'someone-else'}, separators=(',', ':')).encode())}.{signature}"
+    # Then it is refused, as is any damage to the signature
+    assert_invalid(ring, forged)
+    assert_invalid(ring, f"{payload_b64}.{flip(signature, 0)}")
+    assert_invalid(ring, f"{payload_b64}.")
+    assert_invalid(ring, f"{payload_b64}.{signature}x")
+    assert_invalid(ring, f"{payload_b64}.{signature}.{signature}")
+    assert_invalid(ring, f"{payload_b64}.é")
+    # And so is a legacy link signed by a key outside the ring under one of our key ids
+    assert_invalid(ring, legacy_v1_token(NEW_KEY, sign_with="attacker-key-0123456789"))
+
+
+def test_legacy_v1_signed_payload_with_wrong_version_or_missing_claims_is_403() -> None:
+    # Given legacy links signed with our key but not of the legacy shape
+    ring = KeyRing(NEW_KEY)
+    good = {"v": 1, "k": "k2026", "s": "s1", "c": "c1", "t": "support", "m": "csat", "o": None,
+            "e": int((NOW + timedelta(days=1)).timestamp())}
+    assert verify_token(ring, legacy_v1_token(NEW_KEY, payload=good), NOW).survey_id == "s1"
+    # Then each is refused
+    for payload in ({**good, "v": 2}, {k: v for k, v in good.items() if k != "v"},
+                    {k: v for k, v in good.items() if k != "c"}, {**good, "s": ""}, {**good, "e": "soon"},
+                    {**good, "e": 10**20}, {**good, "p": ["not", "an", "object"]}, [good]):
+        assert_invalid(ring, legacy_v1_token(NEW_KEY, payload=payload))
+
+
+def test_legacy_v1_deeply_nested_payload_is_403_not_a_crash() -> None:
+    # Given an unsigned "payload" of nested arrays, deep enough to exhaust the JSON decoder's recursion
+    token = b64(b"[" * 2000) + ".c2ln"
+    assert len(token) <= MAX_TOKEN_LENGTH
+    # Then it is refused as tampered (it used to escape as RecursionError, a 500)
+    assert_invalid(KeyRing(NEW_KEY), token)
+
+
+# ------------------------------------------------------------------ survey ids
 
 
 def test_survey_id_is_deterministic_with_an_order() -> None:

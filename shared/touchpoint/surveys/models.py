@@ -135,7 +135,7 @@ class ImportedResponse(BaseModel):
 class LinkCreated(BaseModel):
     """``POST /v1/links`` 201: the survey link to put in an email."""
 
-    token: str = Field(description="The signed token; the link is <base>/s/<token>")
+    token: str = Field(description="The opaque (encrypted) token; the link is <base>/s/<token>")
     url: str
     expires_at: str = Field(description="ISO 8601 UTC")
     survey_id: str = Field(description="One survey per customer, touchpoint, metric and order")
