@@ -59,6 +59,8 @@ def _cmd_link(args: argparse.Namespace) -> int:
         return 2
     if args.json:
         print(link.model_dump_json(indent=2))
+    elif args.html:
+        print(link.email_html)
     else:
         print(link.url)
         print(f"expires {link.expires_at} · survey {link.survey_id} · {link.touchpoint} "
@@ -148,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("--base-url", default="http://127.0.0.1:3000",
                       help="where the link points (default: the local stack)")
     link.add_argument("--secrets", default=None, help="a secrets.json with token_keys (default: infra/local)")
-    link.add_argument("--json", action="store_true", help="print {token, url, expires_at, ...}")
+    link.add_argument("--json", action="store_true", help="print {token, url, expires_at, email_html, ...}")
+    link.add_argument("--html", action="store_true", help="print the one-click rating block to paste into an email")
     link.set_defaults(run=_cmd_link)
 
     openapi = commands.add_parser("openapi", help="regenerate the OpenAPI document from the template's functions")

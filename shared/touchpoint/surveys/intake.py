@@ -101,8 +101,10 @@ def mint_link(request: LinkRequest, catalog: Catalog, ring: KeyRing, base_url: s
         properties=request.properties,
     )
     token = mint_token(ring, claims)
-    return LinkCreated(token=token, url=f"{base_url.rstrip('/')}/s/{token}", expires_at=iso(claims.expires_at),
-                       survey_id=claims.survey_id, touchpoint=touchpoint.id, metric=metric)
+    url = f"{base_url.rstrip('/')}/s/{token}"
+    email_html, email_text = pages.render_email_block(catalog.brand, touchpoint, metric, url)
+    return LinkCreated(token=token, url=url, expires_at=iso(claims.expires_at), survey_id=claims.survey_id,
+                       touchpoint=touchpoint.id, metric=metric, email_html=email_html, email_text=email_text)
 
 
 # The survey page -------------------------------------------------------------------------------

@@ -141,6 +141,9 @@ class LinkCreated(BaseModel):
     survey_id: str = Field(description="One survey per customer, touchpoint, metric and order")
     touchpoint: str
     metric: Metric
+    email_html: str = Field(description="The one-click rating block to paste into an email: one link per score, "
+                                        "table layout and inline styles (Gmail, Outlook, Apple Mail)")
+    email_text: str = Field(description="The same for the plain-text part of the email")
 
 
 class AnswerRecorded(BaseModel):

@@ -81,3 +81,16 @@ def render_problem(brand: str, code: str) -> str:
     title, explanation = PROBLEMS.get(code, OTHER_PROBLEM)
     return _environment().get_template("problem.html").render(brand=brand, title=title, explanation=explanation)
 
+
+def render_email_block(brand: str, touchpoint: Touchpoint, metric: str, url: str) -> tuple[str, str]:
+    """(HTML, text) of the one-click rating block for an email: a link per score, each opening the
+    survey page with that score chosen (the page writes nothing until the customer sends it)."""
+    low_label, high_label = SCALE_ENDS[metric]
+    scores = list(scale_of(metric))
+    asked = question(metric, brand, touchpoint)
+    html = _environment().get_template("email_block.html").render(
+        question=asked, scores=scores, url=url, low_label=low_label, high_label=high_label)
+    text = (f"{asked}\n"
+            f"Choose from {scores[0]} ({low_label}) to {scores[-1]} ({high_label}): {url}\n")
+    return html, text
+
