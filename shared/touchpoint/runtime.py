@@ -44,7 +44,10 @@ def settings() -> Settings:
 
 
 def catalog() -> Catalog:
-    return load_catalog(get_settings().catalog)
+    current = get_settings()
+    loaded = load_catalog(current.catalog)
+    # BrandName of the template (TOUCHPOINT_BRAND) names the shop without editing a catalog file.
+    return loaded.model_copy(update={"brand": current.brand.strip()}) if current.brand.strip() else loaded
 
 
 def key_ring() -> KeyRing:

@@ -50,7 +50,10 @@ def _cmd_link(args: argparse.Namespace) -> int:
     try:
         request = LinkRequest(customer_id=args.customer, touchpoint=args.touchpoint, metric=args.metric,
                               order_id=args.order, ttl_days=args.ttl_days)
-        link = mint_link(request, load_catalog(args.preset), KeyRing(keys), args.base_url, datetime.now(UTC))
+        catalog = load_catalog(args.preset)
+        if args.brand:
+            catalog = catalog.model_copy(update={"brand": args.brand})
+        link = mint_link(request, catalog, KeyRing(keys), args.base_url, datetime.now(UTC))
     except ValidationError as exc:
         print(f"error: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", file=sys.stderr)
         return 2
@@ -102,7 +105,8 @@ def _cmd_rebuild(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo, summary_lines
 
-    result = run_demo(Path(args.out), preset=args.preset, customers=args.customers, weeks=args.weeks, seed=args.seed)
+    result = run_demo(Path(args.out), preset=args.preset, customers=args.customers, weeks=args.weeks, seed=args.seed,
+                      brand=args.brand)
     print("\n".join(summary_lines(result)))
     return 0 if result.drift == 0 else 1
 
@@ -127,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--customers", type=int, default=200)
     demo.add_argument("--weeks", type=int, default=4, help="weeks of history up to the last complete week")
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--brand", default=None,
+                      help="the shop's name in questions and the email (default: the preset's)")
     demo.set_defaults(run=_cmd_demo)
 
     local = commands.add_parser("local", help="run the local stack (moto + the template's routes)")
@@ -147,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("--order", default=None)
     link.add_argument("--ttl-days", type=int, default=30)
     link.add_argument("--preset", default="ecommerce")
+    link.add_argument("--brand", default=None, help="the shop's name in the email block (default: the preset's)")
     link.add_argument("--base-url", default="http://127.0.0.1:3000",
                       help="where the link points (default: the local stack)")
     link.add_argument("--secrets", default=None, help="a secrets.json with token_keys (default: infra/local)")

@@ -217,7 +217,7 @@ def _ticket_delivery(step: dict[str, Any], secret: str, now: datetime) -> tuple[
 
 
 def run_demo(out: Path, preset: str = "ecommerce", customers: int = 200, weeks: int = 4, seed: int = 7,
-             say: Callable[[str], None] = print) -> DemoResult:
+             say: Callable[[str], None] = print, brand: str | None = None) -> DemoResult:
     from touchpoint.rollups.rebuild import rebuild
     from touchpoint.rollups.store import RollupStore
 
@@ -231,7 +231,9 @@ def run_demo(out: Path, preset: str = "ecommerce", customers: int = 200, weeks: 
     steps = Generator(catalog, customers, first_day, bounds(period)[1], seed).generate()
     steps = [s for s in steps if s.at <= now - timedelta(minutes=1)]
     say(f"Touchpoint demo · preset {preset} · {customers} customers · {weeks} weeks to {period} · seed {seed}")
-    stack = LocalStack(port=0, preset=preset, pool_size=1, pump_interval=0, embedded=True).start()
+    parameters = {"BrandName": brand} if brand else None  # the template's BrandName, as on AWS
+    stack = LocalStack(port=0, preset=preset, parameters=parameters, pool_size=1, pump_interval=0,
+                       embedded=True).start()
     try:
         counts = _drive(stack, steps, now, random.Random(seed), say)
         say("  running the scheduled scorecard function ...")

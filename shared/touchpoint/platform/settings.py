@@ -23,6 +23,8 @@ class Settings(BaseModel):
     webhook_secrets_secret: str | None = Field(default=None, alias="WEBHOOK_SECRETS_SECRET")
     event_bus_name: str | None = Field(default=None, alias="EVENT_BUS_NAME")
     catalog: str = Field(default="ecommerce", alias="TOUCHPOINT_CATALOG")
+    # The name questions and emails use; empty keeps the catalog's own brand.
+    brand: str = Field(default="", max_length=80, alias="TOUCHPOINT_BRAND")
     # Where survey links point. Empty: derived from the request's own host (the API's URL).
     public_base_url: str = Field(default="", alias="PUBLIC_BASE_URL")
     stage: str = Field(default="dev", alias="STAGE")
