@@ -6,7 +6,6 @@ byte-identical to the first."""
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -14,8 +13,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from touchpoint import runtime
-from touchpoint.tickets import PROVIDERS
+from ticket_webhook_env import SECRETS, start_ticket_webhook
 from touchpoint_local.testing import (
     FIELD_T3,
     FIELD_T5,
@@ -29,15 +27,10 @@ from touchpoint_local.testing import (
     field_delivery,
     field_lifecycle,
     field_view,
-    load_handler,
     sign_as_helpdesk,
     unload,
 )
 
-WEBHOOK_SECRET_NAME = "touchpoint-test/WebhookSecretsSecret"
-EVENT_BUS = "touchpoint-test-events"
-TAP_QUEUE = "touchpoint-test-events-tap"
-SECRETS = {provider: f"it-{provider}-webhook-secret-0123456789" for provider in PROVIDERS}
 URL_TOKEN = "it-chatwoot-url-token-5f0c2a9e71d84b36"  # at least 24 characters
 
 AwsAccount = Any  # tests/conftest.py's account (fixture ``aws``)
@@ -110,14 +103,9 @@ def start(aws: AwsAccount, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable
     modules: list[ModuleType] = []
 
     def start_with(secrets: dict[str, str]) -> FieldClient:
-        aws.secretsmanager.create_secret(Name=WEBHOOK_SECRET_NAME, SecretString=json.dumps(secrets))
-        tap = EventTap(EVENT_BUS, TAP_QUEUE)
-        monkeypatch.setenv("WEBHOOK_SECRETS_SECRET", WEBHOOK_SECRET_NAME)
-        monkeypatch.setenv("EVENT_BUS_NAME", EVENT_BUS)
-        monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "ticket-webhook")
-        runtime.reset()
-        modules.append(load_handler("ticket_webhook"))
-        return FieldClient(modules[-1], tap, secrets)
+        module, tap = start_ticket_webhook(aws, monkeypatch, secrets)
+        modules.append(module)
+        return FieldClient(module, tap, secrets)
 
     yield start_with
     for module in modules:

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ticket_webhook_env import SECRETS, WEBHOOK_SECRET_NAME, start_ticket_webhook
 from touchpoint import runtime
 from touchpoint.surveys.tokens import KeyRing, verify_token
 from touchpoint.tickets import CHANNELS, EVENT_KINDS, PROVIDERS, sign
@@ -25,14 +26,9 @@ from touchpoint_local.testing import (
     event_headers,
     fixture_bytes,
     fixture_names,
-    load_handler,
     unload,
 )
 
-WEBHOOK_SECRET_NAME = "touchpoint-test/WebhookSecretsSecret"
-EVENT_BUS = "touchpoint-test-events"
-TAP_QUEUE = "touchpoint-test-events-tap"
-SECRETS = {provider: f"it-{provider}-webhook-secret-0123456789" for provider in PROVIDERS}
 JSON_TYPE = {"content-type": "application/json"}
 
 AwsAccount = Any  # tests/conftest.py's account (fixture ``aws``)
@@ -122,13 +118,7 @@ class WebhookClient(HandlerClient):
 def client(aws: AwsAccount, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebhookClient]:
     """The handler loaded inside the moto account, with its webhook secrets and its event bus (tapped
     by a rule into an SQS queue)."""
-    aws.secretsmanager.create_secret(Name=WEBHOOK_SECRET_NAME, SecretString=json.dumps(SECRETS))
-    tap = EventTap(EVENT_BUS, TAP_QUEUE)
-    monkeypatch.setenv("WEBHOOK_SECRETS_SECRET", WEBHOOK_SECRET_NAME)
-    monkeypatch.setenv("EVENT_BUS_NAME", EVENT_BUS)
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "ticket-webhook")
-    runtime.reset()
-    module = load_handler("ticket_webhook")
+    module, tap = start_ticket_webhook(aws, monkeypatch, SECRETS)
     yield WebhookClient(module, tap)
     unload(module)
 
