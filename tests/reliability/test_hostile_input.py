@@ -9,7 +9,6 @@ Everything refused is refused without a write.
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
@@ -31,7 +30,7 @@ from touchpoint.surveys.models import LinkRequest
 from touchpoint.surveys.tokens import KeyRing, SurveyClaims, mint_token
 from touchpoint.tickets import sign
 from touchpoint_local.payloads import SUPPORTED, TicketAction, delivery
-from touchpoint_local.testing import TIMESTAMPED, FakeLambdaContext, StreamReader
+from touchpoint_local.testing import TIMESTAMPED, FakeLambdaContext, StreamReader, b64url, legacy_v1_token, unb64url
 
 CATALOG = load_catalog("ecommerce")
 PROVIDERS = ("zendesk", "intercom", "helpscout", "chatwoot", "freshdesk", "generic")
@@ -173,14 +172,6 @@ def test_a_delivery_replayed_after_the_window_is_refused(aws, webhooks, monkeypa
 
 
 # Survey tokens ---------------------------------------------------------------------------------------
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def _mint(keys: dict[str, str], *, customer: str = "cust-tok", order: str = "O-1", days: int = 30,
           now: datetime | None = None, properties: dict[str, Any] | None = None) -> str:
     link = mint_link(LinkRequest(customer_id=customer, touchpoint="shipping", order_id=order, ttl_days=days,
@@ -189,19 +180,9 @@ def _mint(keys: dict[str, str], *, customer: str = "cust-tok", order: str = "O-1
     return link.token
 
 
-def _legacy_v1(keys: dict[str, str], payload: dict[str, Any]) -> str:
-    """A link in the legacy signed format (version 1), as links sent before tokens were encrypted."""
-    import hashlib
-    import hmac
-
-    payload_b64 = _b64(json.dumps(payload, separators=(",", ":")).encode())
-    key = keys[payload["k"]].encode()
-    return f"{payload_b64}.{_b64(hmac.new(key, payload_b64.encode(), hashlib.sha256).digest())}"
-
-
 def _tampered(aws: Any) -> dict[str, str]:
     token = _mint(aws.token_keys)
-    raw = _unb64(token)
+    raw = unb64url(token)
     key_id = raw[2:2 + raw[1]].decode()
     middle = len(raw) // 2
     attacker = KeyRing({key_id: "attacker-chosen-key-0123456789"})
@@ -209,18 +190,18 @@ def _tampered(aws: Any) -> dict[str, str]:
                                                metric="csat", order_id="O-1",
                                                expires_at=datetime.now(UTC) + timedelta(days=3)))
     expired_and_tampered = _mint(aws.token_keys, days=1, now=datetime.now(UTC) - timedelta(days=3))
-    legacy = _legacy_v1(aws.token_keys, {"v": 1, "k": key_id, "s": "o" + "1" * 31, "c": "cust-tok", "t": "shipping",
-                                         "m": "csat", "o": "O-1",
-                                         "e": int((datetime.now(UTC) + timedelta(days=3)).timestamp())})
+    legacy = legacy_v1_token({"v": 1, "k": key_id, "s": "o" + "1" * 31, "c": "cust-tok", "t": "shipping",
+                              "m": "csat", "o": "O-1", "e": int((datetime.now(UTC) + timedelta(days=3)).timestamp())},
+                             aws.token_keys[key_id])
     legacy_payload, legacy_signature = legacy.split(".")
-    legacy_claims = json.loads(_unb64(legacy_payload))
-    other_customer = _b64(json.dumps({**legacy_claims, "c": "someone-else"}, separators=(",", ":")).encode())
+    legacy_claims = json.loads(unb64url(legacy_payload))
+    other_customer = b64url(json.dumps({**legacy_claims, "c": "someone-else"}, separators=(",", ":")).encode())
     return {
-        "ciphertext_flipped": _b64(raw[:middle] + bytes([raw[middle] ^ 1]) + raw[middle + 1:]),
-        "tag_flipped": _b64(raw[:-1] + bytes([raw[-1] ^ 0x80])),
-        "version_changed": _b64(bytes([3]) + raw[1:]),
-        "legacy_version_byte": _b64(bytes([1]) + raw[1:]),
-        "unknown_key_id": _b64(bytes([2, 5]) + b"k-nop" + raw[2 + raw[1]:]),
+        "ciphertext_flipped": b64url(raw[:middle] + bytes([raw[middle] ^ 1]) + raw[middle + 1:]),
+        "tag_flipped": b64url(raw[:-1] + bytes([raw[-1] ^ 0x80])),
+        "version_changed": b64url(bytes([3]) + raw[1:]),
+        "legacy_version_byte": b64url(bytes([1]) + raw[1:]),
+        "unknown_key_id": b64url(bytes([2, 5]) + b"k-nop" + raw[2 + raw[1]:]),
         "signed_by_an_attacker_key": forged,
         "truncated": token[:-4],
         "extended": token + "AAAA",
@@ -233,7 +214,7 @@ def _tampered(aws: Any) -> dict[str, str]:
         "legacy_claims_changed": f"{other_customer}.{legacy_signature}",
         "legacy_signature_removed": f"{legacy_payload}.",
         "legacy_two_dots": f"{legacy_payload}.{legacy_signature}.{legacy_signature}",
-        "legacy_nested_arrays": _b64(b"[" * 2000) + ".c2ln",
+        "legacy_nested_arrays": b64url(b"[" * 2000) + ".c2ln",
     }
 
 

@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from touchpoint.errors import ApiError
 from touchpoint.surveys.tokens import MAX_TOKEN_LENGTH, KeyRing, SurveyClaims, mint_token, survey_id_for, verify_token
+from touchpoint_local.testing import b64url, unb64url
 
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
 KEYS = {"k2025": "old-key-0123456789abcdef", "k2026": "new-key-fedcba9876543210"}
@@ -48,14 +49,6 @@ def claims(**changes: Any) -> SurveyClaims:
     }
     base.update(changes)
     return SurveyClaims(**base)
-
-
-def b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def assert_invalid(ring: KeyRing, token: str, now: datetime = NOW) -> None:
@@ -94,7 +87,7 @@ def assert_nothing_readable(token: str, needles: list[str]) -> None:
             assert not any(form.lower().encode() in view for view in views), f"{needle!r} readable in {token}"
         # Nor the base64 of the value at any alignment, which a grep of the URL would find
         for pad in range(3):
-            encoded = b64(b"\0" * pad + needle.encode())[(4 * pad + 2) // 3 + 1:-2]
+            encoded = b64url(b"\0" * pad + needle.encode())[(4 * pad + 2) // 3 + 1:-2]
             assert len(encoded) < 4 or encoded not in token, f"base64 of {needle!r} in {token}"
 
 
@@ -121,9 +114,9 @@ def test_a_legacy_token_was_readable_which_is_what_the_new_format_fixes() -> Non
 
     payload = {"v": 1, "k": "k2026", "s": "s", "c": EMAIL, "t": "shipping", "m": "csat", "o": ORDER, "e": 1,
                "p": PROPERTIES}
-    payload_b64 = b64(json.dumps(payload, separators=(",", ":")).encode())
+    payload_b64 = b64url(json.dumps(payload, separators=(",", ":")).encode())
     key = KEYS["k2026"].encode()
-    legacy = f"{payload_b64}.{b64(hmac.new(key, payload_b64.encode(), hashlib.sha256).digest())}"
+    legacy = f"{payload_b64}.{b64url(hmac.new(key, payload_b64.encode(), hashlib.sha256).digest())}"
     # Then the observer reads the email address from it
     with pytest.raises(AssertionError):
         assert_nothing_readable(legacy, [EMAIL])
@@ -134,7 +127,7 @@ def test_the_same_claims_give_a_different_token_each_time() -> None:
     first, second = mint_token(RING, claims()), mint_token(RING, claims())
     # Then the tokens share only the clear header (version and key id): links of one customer cannot be
     # matched to each other by their text
-    header = len(b64(bytes([2, 5]) + b"k2026")) - 1
+    header = len(b64url(bytes([2, 5]) + b"k2026")) - 1
     assert first[:header] == second[:header]
     assert first[header + 2:] != second[header + 2:]
     assert sum(a == b for a, b in zip(first[header + 2:], second[header + 2:], strict=False)) < len(first) // 4
@@ -156,8 +149,8 @@ def test_a_typical_link_is_shorter_than_a_legacy_one() -> None:
 def test_token_layout_is_the_documented_one() -> None:
     # Given a token and only what docs/reference.md says about the format
     token = mint_token(RING, claims())
-    raw = unb64(token)
-    assert b64(raw) == token  # base64url, no padding
+    raw = unb64url(token)
+    assert b64url(raw) == token  # base64url, no padding
     # Then: version byte 2, key id length, key id, a 96-bit nonce, then AES-256-GCM ciphertext and tag
     version, key_id_length = raw[0], raw[1]
     header = raw[: 2 + key_id_length]
@@ -182,7 +175,7 @@ def seal(payload: Any, key_id: str = "k2026", key: str | None = None, version: i
     aes_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive((key or KEYS[key_id]).encode())
     nonce = bytes(range(12))
     plaintext = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    return b64(header + nonce + AESGCM(aes_key).encrypt(nonce, plaintext, header))
+    return b64url(header + nonce + AESGCM(aes_key).encrypt(nonce, plaintext, header))
 
 
 GOOD = {"s": "s1", "c": "c1", "t": "support", "m": "csat", "e": int((NOW + timedelta(days=1)).timestamp())}
@@ -208,12 +201,12 @@ def test_encrypted_payload_of_the_wrong_shape_is_403(payload: Any) -> None:
 def test_the_header_is_bound_to_the_ciphertext() -> None:
     # Given a genuine token whose clear header is rewritten to name the ring's other key
     token = seal(GOOD)
-    raw = unb64(token)
+    raw = unb64url(token)
     other = bytes([2, 5]) + b"k2025" + raw[7:]
     # Then it is refused (the header is associated data), as is another version byte
-    assert_invalid(RING, b64(other))
-    assert_invalid(RING, b64(bytes([3]) + raw[1:]))
-    assert_invalid(RING, b64(bytes([1]) + raw[1:]))
+    assert_invalid(RING, b64url(other))
+    assert_invalid(RING, b64url(bytes([3]) + raw[1:]))
+    assert_invalid(RING, b64url(bytes([1]) + raw[1:]))
     # And a sealed token whose header claims version 3, or whose key id is not UTF-8, is refused too
     assert_invalid(RING, seal(GOOD, version=3))
     assert_invalid(RING, seal(GOOD, header_key_id=b"\xff\xfe"))
@@ -226,14 +219,14 @@ def test_the_header_is_bound_to_the_ciphertext() -> None:
 def test_changing_any_byte_of_a_token_is_403() -> None:
     # Given a genuine token
     token = mint_token(RING, claims(order_id="A-1001", properties=None))
-    raw = unb64(token)
+    raw = unb64url(token)
     # When any single bit of any byte is flipped (version, key id, nonce, ciphertext, tag)
     for index in range(len(raw)):
         for bit in (0x01, 0x80):
             changed = bytearray(raw)
             changed[index] ^= bit
             # Then the token is refused
-            assert_invalid(RING, b64(bytes(changed)))
+            assert_invalid(RING, b64url(bytes(changed)))
 
 
 def test_changing_any_character_of_a_token_is_403() -> None:
@@ -254,9 +247,9 @@ def test_truncated_or_extended_tokens_are_403() -> None:
         assert_invalid(RING, token[:end])
     for extra in ("A", "AA", "AAAA", "=", "==", ".", ".sig", "%3D"):
         assert_invalid(RING, token + extra)
-    raw = unb64(token)
-    assert_invalid(RING, b64(raw + b"\0"))
-    assert_invalid(RING, b64(raw[:-1]))
+    raw = unb64url(token)
+    assert_invalid(RING, b64url(raw + b"\0"))
+    assert_invalid(RING, b64url(raw[:-1]))
 
 
 def test_a_removed_key_is_403_and_rotation_keeps_old_links() -> None:
@@ -300,16 +293,16 @@ def test_random_base64url_in_either_format_is_only_ever_403(token: str) -> None:
 @given(key_id=st.sampled_from([b"k2025", b"k2026", b"", b"k"]), body=st.binary(max_size=300),
        version=st.sampled_from([0, 1, 2, 3, 255]))
 def test_random_bodies_behind_a_plausible_header_are_only_ever_403(key_id: bytes, body: bytes, version: int) -> None:
-    assert_only_403(b64(bytes([version, len(key_id)]) + key_id + body))
+    assert_only_403(b64url(bytes([version, len(key_id)]) + key_id + body))
 
 
 @settings(max_examples=200, **ROBUST)
 @given(data=st.data())
 def test_random_edits_of_a_genuine_token_are_only_ever_403(data: st.DataObject) -> None:
     token = mint_token(RING, claims())
-    raw = bytearray(unb64(token))
+    raw = bytearray(unb64url(token))
     index = data.draw(st.integers(0, len(raw) - 1))
     raw[index] ^= data.draw(st.integers(1, 255))
     cut = data.draw(st.integers(0, len(raw)))
-    edited = b64(bytes(raw[:cut] if data.draw(st.booleans()) else raw))
+    edited = b64url(bytes(raw[:cut] if data.draw(st.booleans()) else raw))
     assert_only_403(edited)

@@ -6,9 +6,6 @@ What an observer can read from a current token, its byte layout and fuzzing: tes
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +13,7 @@ from typing import Any
 import pytest
 from touchpoint.errors import ApiError
 from touchpoint.surveys.tokens import MAX_TOKEN_LENGTH, KeyRing, SurveyClaims, mint_token, survey_id_for, verify_token
+from touchpoint_local.testing import b64url, legacy_v1_token, unb64url
 
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
 OLD_KEY = {"k2025": "old-key-0123456789abcdef"}
@@ -36,19 +34,10 @@ def claims(**changes) -> SurveyClaims:
     return SurveyClaims(**base)
 
 
-def b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def legacy_v1_token(keys: dict[str, str], original: SurveyClaims | None = None, *, payload: Any = None,
-                    sign_with: str | None = None) -> str:
-    """A link as the legacy minting code made it (tokens.py before encryption): compact JSON with the
-    version and key id, base64url without padding, "." and base64url(HMAC-SHA256(key, payload_b64)).
-    Built here, not by tokens.py, so the legacy verifier is held to the format links were sent in."""
+def legacy_v1(keys: dict[str, str], original: SurveyClaims | None = None, *, payload: Any = None,
+              sign_with: str | None = None) -> str:
+    """A legacy v1 link for ``original`` (or exactly ``payload``), signed with the ring's last key
+    (or ``sign_with``)."""
     key_id = list(keys)[-1]
     if payload is None:
         original = original or claims()
@@ -57,9 +46,7 @@ def legacy_v1_token(keys: dict[str, str], original: SurveyClaims | None = None, 
                    "e": int(original.expires_at.timestamp())}
         if original.properties:
             payload["p"] = original.properties
-    payload_b64 = b64(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-    key = (sign_with or keys[key_id]).encode("utf-8")
-    return f"{payload_b64}.{b64(hmac.new(key, payload_b64.encode('ascii'), hashlib.sha256).digest())}"
+    return legacy_v1_token(payload, sign_with or keys[key_id])
 
 
 def flip(text: str, index: int) -> str:
@@ -218,7 +205,7 @@ def test_rotation_new_tokens_use_the_last_key() -> None:
     # When a token is minted (the claims cannot pick the key)
     token = mint_token(rotated, claims(key_id="k2025"))
     # Then its clear header names the new key
-    raw = unb64(token)
+    raw = unb64url(token)
     assert raw[2:2 + raw[1]] == b"k2026"
     # And it decrypts with the new key alone, not with the old key alone
     assert verify_token(KeyRing(NEW_KEY), token, NOW).key_id == "k2026"
@@ -246,7 +233,7 @@ def test_key_ring_accepts_unicode_key_ids_up_to_255_bytes() -> None:
 def test_legacy_v1_token_still_verifies_with_every_claim() -> None:
     # Given a link minted in the legacy signed format before tokens were encrypted
     original = claims()
-    token = legacy_v1_token(NEW_KEY, original)
+    token = legacy_v1(NEW_KEY, original)
     assert token.count(".") == 1 and token.startswith("eyJ")
     # When it is verified by today's code
     verified = verify_token(KeyRing(NEW_KEY), token, NOW)
@@ -257,13 +244,13 @@ def test_legacy_v1_token_still_verifies_with_every_claim() -> None:
 
 
 def test_legacy_v1_token_without_order_or_properties() -> None:
-    verified = verify_token(KeyRing(NEW_KEY), legacy_v1_token(NEW_KEY, claims(order_id=None, properties=None)), NOW)
+    verified = verify_token(KeyRing(NEW_KEY), legacy_v1(NEW_KEY, claims(order_id=None, properties=None)), NOW)
     assert (verified.order_id, verified.properties) == (None, None)
 
 
 def test_legacy_v1_token_verifies_after_rotation_and_not_after_removal() -> None:
     # Given a legacy link signed with the old key
-    token = legacy_v1_token(OLD_KEY)
+    token = legacy_v1(OLD_KEY)
     # When a new key is appended, it still verifies under the old key id
     assert verify_token(KeyRing({**OLD_KEY, **NEW_KEY}), token, NOW).key_id == "k2025"
     # When the old key is removed, it is refused
@@ -273,25 +260,25 @@ def test_legacy_v1_token_verifies_after_rotation_and_not_after_removal() -> None
 def test_legacy_v1_token_expired_is_410_and_tampered_expired_is_403() -> None:
     # Given an expired legacy link
     ring = KeyRing(NEW_KEY)
-    token = legacy_v1_token(NEW_KEY, claims(expires_at=NOW - timedelta(days=1)))
+    token = legacy_v1(NEW_KEY, claims(expires_at=NOW - timedelta(days=1)))
     # Then it is 410 while genuine
     assert_expired(ring, token)
     # And 403 with its signature altered, or with its expiry pushed forward without re-signing
     payload_b64, signature = token.split(".")
     assert_invalid(ring, f"{payload_b64}.{flip(signature, 0)}")
-    payload = json.loads(unb64(payload_b64))
+    payload = json.loads(unb64url(payload_b64))
     payload["e"] = int((NOW + timedelta(days=30)).timestamp())
-    assert_invalid(ring, f"{b64(json.dumps(payload, separators=(',', ':')).encode())}.{signature}")
+    assert_invalid(ring, f"{b64url(json.dumps(payload, separators=(',', ':')).encode())}.{signature}")
 
 
 def test_legacy_v1_token_tampered_is_403() -> None:
     # Given a genuine legacy link
     ring = KeyRing(NEW_KEY)
-    token = legacy_v1_token(NEW_KEY)
+    token = legacy_v1(NEW_KEY)
     payload_b64, signature = token.split(".")
     # When its payload is re-encoded with another customer (signature kept)
-    payload = json.loads(unb64(payload_b64))
-    forged = f"{b64(json.dumps({**payload, 'c': 'someone-else'}, separators=(',', ':')).encode())}.{signature}"
+    payload = json.loads(unb64url(payload_b64))
+    forged = f"{b64url(json.dumps({**payload, 'c': 'someone-else'}, separators=(',', ':')).encode())}.{signature}"
     # Then it is refused, as is any damage to the signature
     assert_invalid(ring, forged)
     assert_invalid(ring, f"{payload_b64}.{flip(signature, 0)}")
@@ -300,7 +287,7 @@ def test_legacy_v1_token_tampered_is_403() -> None:
     assert_invalid(ring, f"{payload_b64}.{signature}.{signature}")
     assert_invalid(ring, f"{payload_b64}.é")
     # And so is a legacy link signed by a key outside the ring under one of our key ids
-    assert_invalid(ring, legacy_v1_token(NEW_KEY, sign_with="attacker-key-0123456789"))
+    assert_invalid(ring, legacy_v1(NEW_KEY, sign_with="attacker-key-0123456789"))
 
 
 def test_legacy_v1_signed_payload_with_wrong_version_or_missing_claims_is_403() -> None:
@@ -308,17 +295,17 @@ def test_legacy_v1_signed_payload_with_wrong_version_or_missing_claims_is_403() 
     ring = KeyRing(NEW_KEY)
     good = {"v": 1, "k": "k2026", "s": "s1", "c": "c1", "t": "support", "m": "csat", "o": None,
             "e": int((NOW + timedelta(days=1)).timestamp())}
-    assert verify_token(ring, legacy_v1_token(NEW_KEY, payload=good), NOW).survey_id == "s1"
+    assert verify_token(ring, legacy_v1(NEW_KEY, payload=good), NOW).survey_id == "s1"
     # Then each is refused
     for payload in ({**good, "v": 2}, {k: v for k, v in good.items() if k != "v"},
                     {k: v for k, v in good.items() if k != "c"}, {**good, "s": ""}, {**good, "e": "soon"},
                     {**good, "e": 10**20}, {**good, "p": ["not", "an", "object"]}, [good]):
-        assert_invalid(ring, legacy_v1_token(NEW_KEY, payload=payload))
+        assert_invalid(ring, legacy_v1(NEW_KEY, payload=payload))
 
 
 def test_legacy_v1_deeply_nested_payload_is_403_not_a_crash() -> None:
     # Given an unsigned "payload" of nested arrays, deep enough to exhaust the JSON decoder's recursion
-    token = b64(b"[" * 2000) + ".c2ln"
+    token = b64url(b"[" * 2000) + ".c2ln"
     assert len(token) <= MAX_TOKEN_LENGTH
     # Then it is refused as tampered (it used to escape as RecursionError, a 500)
     assert_invalid(KeyRing(NEW_KEY), token)

@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 import uuid
-from base64 import b64decode, b64encode
+from base64 import b64decode, b64encode, urlsafe_b64decode, urlsafe_b64encode
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -634,3 +634,23 @@ def chatwoot_in_account(delivery: FieldDelivery, account_id: int) -> FieldDelive
     if "X-Chatwoot-Delivery" in moved.headers:  # one uuid per delivery
         moved.headers["X-Chatwoot-Delivery"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{delivery.name}/{account_id}"))
     return moved
+
+
+# Survey tokens, as an observer of a URL sees them -------------------------------------------------
+def b64url(raw: bytes) -> str:
+    """URL-safe base64 without padding, as survey tokens are written."""
+    return urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def unb64url(text: str) -> bytes:
+    return urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def legacy_v1_token(payload: Any, key: str) -> str:
+    """A survey link in the legacy signed format (version 1), as links were sent before tokens were
+    encrypted: base64url(compact JSON) "." base64url(HMAC-SHA256(key, that base64 text)). Written
+    here, not by tokens.py, so the legacy verifier is held to the format the links went out in."""
+    payload_b64 = b64url(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    mac = hmac.new(key.encode("utf-8"), payload_b64.encode("ascii"), hashlib.sha256).digest()
+    return f"{payload_b64}.{b64url(mac)}"
+
