@@ -4,6 +4,7 @@ all of them, written only by a writer that folded at least as many events as the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from touchpoint.platform.dynamo import from_item, put_if_absent, query_all, set_fields_expression, to_item
@@ -54,24 +55,19 @@ class TicketStore:
 
     def events(self, provider: str, ticket_id: str) -> list[TicketEvent]:
         """Every stored event of a ticket, read strongly consistent so a writer sees its own event."""
-        return [TicketEvent.model_validate(from_item(item)["event"]) for item in query_all(
-            self._client, TableName=self._table, ConsistentRead=True,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :evt)",
-            ExpressionAttributeValues={":pk": {"S": ticket_partition(provider, ticket_id)},
-                                       ":evt": {"S": TICKET_EVENT_PREFIX}},
-        )]
+        return [TicketEvent.model_validate(from_item(item)["event"]) for item in self._event_items(provider, ticket_id)]
 
     def receipts(self, provider: str, ticket_id: str) -> list[tuple[str, str]]:
         """(received_at, event_id) of every stored event of the ticket, in the order received (events
-        stored before receipts were kept sort first)."""
-        found = [(str(item.get("received_at", {}).get("S", "")), from_item(item)["event"]["event_id"])
-                 for item in query_all(
-                     self._client, TableName=self._table, ConsistentRead=True,
-                     KeyConditionExpression="pk = :pk AND begins_with(sk, :evt)",
-                     ExpressionAttributeValues={":pk": {"S": ticket_partition(provider, ticket_id)},
-                                                ":evt": {"S": TICKET_EVENT_PREFIX}},
-                     ProjectionExpression="#event, received_at", ExpressionAttributeNames={"#event": "event"})]
-        return sorted(found)
+        stored before receipts were kept sort first). Reads keys and times only."""
+        return sorted((item.get("received_at", {}).get("S", ""), item["sk"]["S"].removeprefix(TICKET_EVENT_PREFIX))
+                      for item in self._event_items(provider, ticket_id, ProjectionExpression="sk, received_at"))
+
+    def _event_items(self, provider: str, ticket_id: str, **projection: str) -> Iterator[dict[str, Any]]:
+        return query_all(self._client, TableName=self._table, ConsistentRead=True,
+                         KeyConditionExpression="pk = :pk AND begins_with(sk, :evt)",
+                         ExpressionAttributeValues={":pk": {"S": ticket_partition(provider, ticket_id)},
+                                                    ":evt": {"S": TICKET_EVENT_PREFIX}}, **projection)
 
     def save_state(self, state: TicketState, event_count: int) -> dict[str, Any] | None:
         """Write the state folded from ``event_count`` events, unless a state folded from more events
