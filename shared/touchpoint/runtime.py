@@ -45,9 +45,14 @@ def settings() -> Settings:
 
 def catalog() -> Catalog:
     current = get_settings()
-    loaded = load_catalog(current.catalog)
+    return _catalog(current.catalog, current.brand.strip())
+
+
+@lru_cache(maxsize=4)
+def _catalog(name_or_path: str, brand: str) -> Catalog:
+    loaded = load_catalog(name_or_path)
     # BrandName of the template (TOUCHPOINT_BRAND) names the shop without editing a catalog file.
-    return loaded.model_copy(update={"brand": current.brand.strip()}) if current.brand.strip() else loaded
+    return loaded.model_copy(update={"brand": brand}) if brand else loaded
 
 
 def key_ring() -> KeyRing:
@@ -161,4 +166,5 @@ def reset() -> None:
     idempotency_store.cache_clear()
     get_settings.cache_clear()
     load_catalog.cache_clear()
+    _catalog.cache_clear()
     parameters.clear_caches()

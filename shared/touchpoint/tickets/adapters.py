@@ -304,16 +304,15 @@ def _intercom(delivery: _Delivery) -> list[TicketEvent]:
         candidates = [(newest_part.get("created_at"), part_field), envelope_time,
                       (item.get("updated_at"), "data.item.updated_at")]
     occurred_at = _first_parsed_time(candidates)
-    tags = item.get("tags")
     ticket_id = _required_text(item.get("id"), "data.item.id")
+    customer_id = _intercom_customer(item)
+    channel = channel_for(_object(item.get("source")).get("type"))
+    tags = _tag_list(_object(item.get("tags")).get("tags", [])) if "tags" in item else None
 
     def event(kind: str, event_id: str) -> TicketEvent:
-        return _event(
-            delivery, kind=kind, ticket_id=ticket_id, customer_id=_intercom_customer(item),
-            channel=channel_for(_object(item.get("source")).get("type")), occurred_at=occurred_at,
-            event_id=event_id, tags=_tag_list(_object(tags).get("tags", [])) if "tags" in item else None,
-            sources={"ticket_id": "data.item.id", "event_id": "id"},
-        )
+        return _event(delivery, kind=kind, ticket_id=ticket_id, customer_id=customer_id, channel=channel,
+                      occurred_at=occurred_at, event_id=event_id, tags=tags,
+                      sources={"ticket_id": "data.item.id", "event_id": "id"})
 
     delivery_id = _text(body.get("id")) or _content_id(delivery, kind)
     reopen_id = _intercom_reopen_id(ticket_id, item)
