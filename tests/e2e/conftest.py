@@ -9,7 +9,8 @@ from touchpoint_local.testing import RunningStack, running_stack
 
 
 @pytest.fixture(scope="session")
-def local_stack() -> Iterator[RunningStack]:
-    """The stack of the whole session (it raises with the end of its output if it does not start)."""
-    with running_stack() as stack:
+def local_stack(dynamodb_backend: str) -> Iterator[RunningStack]:
+    """The stack of the whole session, per DynamoDB backend (it raises with the end of its output if it
+    does not start)."""
+    with running_stack(dynamodb=dynamodb_backend) as stack:
         yield stack

@@ -36,7 +36,7 @@ def test_info_names_the_template_resources_with_their_keys_and_stream(local_stac
     info = local_stack.info
     table = local_stack.dynamodb().describe_table(TableName=info["resources"]["FeedbackTable"])["Table"]
     # Then the table is the template's: pk/sk keys, the ByCustomer index and a NEW_AND_OLD_IMAGES stream
-    assert {"aws_endpoint", "region", "resources"} <= set(info)
+    assert {"aws_endpoint", "dynamodb_endpoint", "region", "resources"} <= set(info)
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
     assert [g["IndexName"] for g in table["GlobalSecondaryIndexes"]] == ["ByCustomer"]
     assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"

@@ -22,10 +22,10 @@ BUCKET = "touchpoint-reliability-archive"
 
 
 @pytest.fixture(scope="session")
-def shared_stack() -> Iterator[RunningStack]:
-    """A `touchpoint local` of this suite's own, on a free port, for the fuzzing and hostile-input tests
-    (the load test starts one more, so that its recount sees only its own data)."""
-    with running_stack() as stack:
+def shared_stack(dynamodb_backend: str) -> Iterator[RunningStack]:
+    """A `touchpoint local` of this suite's own, on a free port, per DynamoDB backend, for the fuzzing and
+    hostile-input tests (the load test starts one more, so that its recount sees only its own data)."""
+    with running_stack(dynamodb=dynamodb_backend) as stack:
         yield stack
 
 

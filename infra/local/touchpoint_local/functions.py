@@ -53,15 +53,52 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-# Powertools' HTTP resolvers keep the request being handled in a class attribute, which every copy of
-# every handler module shares in this one process; on AWS each environment is its own process. So the
-# local stack runs one invocation at a time (DynamoDB calls are serialized in moto anyway).
+# Powertools' HTTP resolvers keep the request being handled in class attributes (BaseRouter.current_event
+# and .lambda_context), which every copy of every handler module shares in this one process; on AWS each
+# execution environment is its own process. Keeping those two attributes per thread gives each
+# invocation its own, as separate processes would, so invocations can run concurrently.
+_per_thread = threading.local()
+_routers_isolated = False
+
+
+def isolate_powertools_routers() -> None:
+    global _routers_isolated
+    if _routers_isolated:
+        return
+    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+
+    def per_thread(name: str) -> property:
+        def get(_owner: object) -> Any:
+            try:
+                return getattr(_per_thread, name)
+            except AttributeError:
+                raise AttributeError(name) from None
+
+        def set_(_owner: object, value: Any) -> None:
+            setattr(_per_thread, name, value)
+
+        return property(get, set_)
+
+    names = ("current_event", "lambda_context")
+    for name in names:  # read through an instance (self.current_event)
+        setattr(BaseRouter, name, per_thread(name))
+    # ... and through the class (BaseRouter.current_event = ...): a metaclass property catches those.
+    metaclass = type("PerThreadRouterMeta", (type(BaseRouter),), {name: per_thread(name) for name in names})
+    BaseRouter.__class__ = metaclass
+    _routers_isolated = True
+
+
+# On moto the local stack still runs one invocation at a time: moto's services are not thread-safe
+# beyond DynamoDB's request lock. DynamoDB Local, like DynamoDB, takes concurrent requests.
 _INVOCATION_LOCK = threading.Lock()
 
 
 class LocalFunction:
-    def __init__(self, spec: FunctionSpec, physical_name: str, region: str, pool_size: int = 4) -> None:
+    def __init__(self, spec: FunctionSpec, physical_name: str, region: str, pool_size: int = 4,
+                 serialize: bool = True) -> None:
+        isolate_powertools_routers()
         self.spec = spec
+        self.serialize = serialize
         self.name = physical_name
         self.arn = f"arn:aws:lambda:{region}:123456789012:function:{physical_name}"
         self._pool: queue.Queue[Any] = queue.Queue()
@@ -86,6 +123,8 @@ class LocalFunction:
             handler = self._load() if self._loaded < self._pool_size else self._pool.get()
         try:
             context = LambdaContext(self.name, self.spec.memory, self.arn, str(uuid.uuid4()), self.spec.timeout)
+            if not self.serialize:
+                return handler(event, context)
             with _INVOCATION_LOCK:
                 return handler(event, context)
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sys
 import threading
 import time
@@ -42,14 +43,26 @@ class LocalStack:
     def __init__(self, root: Path | None = None, host: str = "127.0.0.1", port: int = 3000,
                  preset: str | None = None, parameters: dict[str, str] | None = None, pool_size: int = 4,
                  access_log: Callable[[str], None] | None = None, aws_port: int = 0,
-                 pump_interval: float = 1.0, embedded: bool = False) -> None:
+                 pump_interval: float = 1.0, embedded: bool = False, dynamodb: str = "moto",
+                 dynamodb_endpoint: str | None = None) -> None:
+        """``dynamodb``: "moto" (embedded with the other services) or "local" (start DynamoDB Local in
+        memory); ``dynamodb_endpoint``: a DynamoDB already running (DynamoDB Local in Docker or as a jar)."""
+        if dynamodb not in ("moto", "local"):
+            raise ValueError(f"dynamodb must be moto or local, not {dynamodb!r}")
         self.root = root or project_root()
         self.host, self.port = host, port
         self.secrets = load_local_secrets(self.root)
         overrides = {**LOCAL_PARAMETERS, **(parameters or {})}
         if preset:
             overrides["CatalogPreset"] = preset
-        self.model: StackModel = read_stack(self.root / "template.yaml", overrides, region=REGION)
+        # On an endpoint someone else runs, tables of an earlier stack may be there: name this stack's
+        # resources afresh, as each CloudFormation stack does, so it starts empty and clobbers nothing.
+        stack_name = f"touchpoint-local-{secrets.token_hex(3)}" if dynamodb_endpoint else "touchpoint-local"
+        self.model: StackModel = read_stack(self.root / "template.yaml", overrides, region=REGION,
+                                            stack_name=stack_name)
+        self.dynamodb_backend = "endpoint" if dynamodb_endpoint else dynamodb
+        self.dynamodb_endpoint = (dynamodb_endpoint or "").rstrip("/")
+        self._dynamodb_local: Any = None
         self.pool_size = pool_size
         self.aws_port = aws_port
         self.pump_interval = pump_interval
@@ -88,13 +101,19 @@ class LocalStack:
             self._moto.start()
             moto_host, moto_port = self._moto.get_host_and_port()
             self.aws_endpoint = f"http://{moto_host}:{moto_port}"
+        if self.dynamodb_backend == "local":
+            from .dynamodb_local import DynamoDBLocal
+
+            self._dynamodb_local = DynamoDBLocal().start()
+            self.dynamodb_endpoint = self._dynamodb_local.endpoint
         self._configure_environment()
         import boto3
 
         session = boto3.session.Session(region_name=REGION)
         self.resources = provision(self.model, session, self.secrets, self.model.parameters.get("SenderAddress"))
         for logical_id, spec in self.model.functions.items():
-            function = LocalFunction(spec, self.model.physical_names[logical_id], REGION, self.pool_size)
+            function = LocalFunction(spec, self.model.physical_names[logical_id], REGION, self.pool_size,
+                                     serialize=self.dynamodb_backend == "moto")
             function.warm()
             self.functions[logical_id] = function
         self.pumps = self._stream_pumps(session)
@@ -119,8 +138,10 @@ class LocalStack:
                 pumps.append(StreamPump(
                     function=self.functions[logical_id], stream_arn=table["Table"]["LatestStreamArn"],
                     session=session, batch_size=int(source.get("BatchSize", 100)),
+                    batching_window=float(source.get("MaximumBatchingWindowInSeconds", 0)),
                     max_retries=int(source.get("MaximumRetryAttempts", 5)),
                     report_failures="ReportBatchItemFailures" in (source.get("FunctionResponseTypes") or []),
+                    bisect_on_error=bool(source.get("BisectBatchOnFunctionError", False)),
                 ))
         return pumps
 
@@ -138,7 +159,8 @@ class LocalStack:
     def _pump_forever(self) -> None:
         while self._server is not None:
             try:
-                self.drain()
+                for pump in self.pumps:
+                    pump.poll()  # full batches now, smaller ones once their batching window has passed
             except Exception as exc:  # keep pumping; the next drain retries from the same place
                 print(f"stream pump: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             time.sleep(self.pump_interval)
@@ -154,12 +176,22 @@ class LocalStack:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+        if self._dynamodb_local is not None:
+            self._dynamodb_local.stop()
+            self._dynamodb_local = None
+        if self.dynamodb_endpoint:
+            for variable in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_DYNAMODB_STREAMS"):
+                os.environ.pop(variable, None)  # later clients of this process (tests) go to moto again
 
     def __enter__(self) -> LocalStack:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def table_names(self) -> list[str]:
+        return [name for lid, name in self.resources.items()
+                if self.model.resources[lid]["Type"] == "AWS::DynamoDB::Table"]
 
     @property
     def url(self) -> str:
@@ -181,6 +213,12 @@ class LocalStack:
             "POWERTOOLS_TRACE_DISABLED": "true",
         })
         os.environ.pop("AWS_PROFILE", None)
+        for variable in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_DYNAMODB_STREAMS"):
+            # botocore's service-specific endpoints: DynamoDB and its stream go there, the rest to moto.
+            if self.dynamodb_endpoint:
+                os.environ[variable] = self.dynamodb_endpoint
+            else:
+                os.environ.pop(variable, None)
         merged: dict[str, str] = {}
         for spec in self.model.functions.values():
             for key, value in spec.environment.items():
@@ -196,6 +234,7 @@ class LocalStack:
     # ---------------------------------------------------------------------------- /_local routes
     def info(self) -> dict[str, Any]:
         return {"aws_endpoint": self.aws_endpoint, "region": REGION, "resources": dict(self.resources),
+                "dynamodb": self.dynamodb_backend, "dynamodb_endpoint": self.dynamodb_endpoint or self.aws_endpoint,
                 "functions": {lid: f.name for lid, f in self.functions.items()},
                 "routes": [r.route_key for r in self.model.routes],
                 "streams": [{"function": p.function.spec.logical_id, "stream_arn": p.stream_arn,

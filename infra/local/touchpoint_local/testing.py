@@ -49,7 +49,8 @@ REGION = "us-east-1"
 API_DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
 REQUEST_TIMEOUT = 30.0
 # Anything that could point boto3 at a real endpoint, profile or config.
-REAL_AWS_SETTINGS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SECRETSMANAGER",
+REAL_AWS_SETTINGS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_DYNAMODB_STREAMS",
+                     "AWS_ENDPOINT_URL_SECRETSMANAGER",
                      "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
 
 
@@ -348,10 +349,12 @@ class RunningStack:
         return self.http.request(method, path, data, all_headers, timeout)
 
     def dynamodb(self) -> Any:
+        """A client of the stack's DynamoDB: moto's server, or DynamoDB Local / the endpoint it was given."""
         import boto3
 
-        return boto3.client("dynamodb", endpoint_url=self.info["aws_endpoint"], region_name=self.info["region"],
-                            aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106 - moto
+        endpoint = self.info.get("dynamodb_endpoint") or self.info["aws_endpoint"]
+        return boto3.client("dynamodb", endpoint_url=endpoint, region_name=self.info["region"],
+                            aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106 - local
 
     @property
     def table(self) -> str:
@@ -385,12 +388,17 @@ class RunningStack:
 
 
 @contextmanager
-def running_stack(start_timeout: float = 120.0) -> Iterator[RunningStack]:
+def running_stack(start_timeout: float = 120.0, dynamodb: str = "moto",
+                  dynamodb_endpoint: str | None = None) -> Iterator[RunningStack]:
     """`touchpoint local` as a user starts it (no AWS_* settings inherited), on a free port, stopped
-    (SIGINT, then SIGKILL) after. Raises RuntimeError with the end of its output if it does not start."""
+    (SIGINT, then SIGKILL) after. Raises RuntimeError with the end of its output if it does not start.
+    ``dynamodb``: moto or local (the stack starts DynamoDB Local); ``dynamodb_endpoint``: one already running."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    process = subprocess.Popen([touchpoint_exe(), "local", "--port", str(port)], cwd=ROOT, env=env,  # noqa: S603
+    command = [touchpoint_exe(), "local", "--port", str(port), "--dynamodb", dynamodb]
+    if dynamodb_endpoint:
+        command += ["--dynamodb-endpoint", dynamodb_endpoint]
+    process = subprocess.Popen(command, cwd=ROOT, env=env,  # noqa: S603
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines: list[str] = []
     assert process.stdout is not None
