@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import aggregator_writes, cold_start, intake_latency, package_size, scorecard_reads
+from . import aggregator_writes, cold_start, common, intake_latency, package_size, scorecard_reads
 
 MEASURES: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
     "scorecard": scorecard_reads.measure,
@@ -22,6 +22,8 @@ MEASURES: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
     "cold_start": cold_start.measure,
     "package_size": package_size.measure,
 }
+# The measures that touch DynamoDB, run once per backend; the others do not depend on it.
+PER_BACKEND = ("scorecard", "aggregator", "intake")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,18 +31,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="smaller sets (scorecard 1,000 vs 20,000), fewer runs, no sam build: under two minutes")
     parser.add_argument("--only", nargs="+", choices=sorted(MEASURES), help="run only these measures")
+    parser.add_argument("--dynamodb", choices=["moto", "local", "both"], default="moto",
+                        help="where DynamoDB runs: in-process moto (default), DynamoDB Local (AWS's emulator, "
+                             "`touchpoint dynamodb-local install`), or both side by side")
     args = parser.parse_args(argv)
+    backends = ["moto", "local"] if args.dynamodb == "both" else [args.dynamodb]
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     mode = "quick" if args.quick else "full"
     missed: list[str] = []
     started = time.perf_counter()
     for name in args.only or list(MEASURES):
-        begin = time.perf_counter()
-        for line in MEASURES[name](args.quick):
-            line = {**line, "mode": mode, "seconds": round(time.perf_counter() - begin, 1)}
-            print(json.dumps(line), flush=True)
-            if line.get("pass") is False:
-                missed.append(f"{line['measure']}: ratio {line.get('ratio')} misses {line.get('bar')}")
+        for backend in backends if name in PER_BACKEND else [None]:
+            common.BACKEND = backend or "moto"
+            begin = time.perf_counter()
+            for line in MEASURES[name](args.quick):
+                line = {**line, **({"dynamodb": backend} if backend else {}), "mode": mode,
+                        "seconds": round(time.perf_counter() - begin, 1)}
+                print(json.dumps(line), flush=True)
+                if line.get("pass") is False:
+                    where = f" on {backend}" if backend else ""
+                    missed.append(f"{line['measure']}{where}: ratio {line.get('ratio')} misses {line.get('bar')}")
     print(json.dumps({"measure": "summary", "mode": mode, "seconds": round(time.perf_counter() - started, 1),
                       "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
                       "bars_missed": missed, "pass": not missed}), flush=True)

@@ -52,12 +52,18 @@ class Stack:
     secrets: dict[str, Any]  # infra/local/secrets.json
 
 
+# The DynamoDB the measures run on: "moto" (in-process) or "local" (DynamoDB Local, AWS's emulator,
+# over loopback HTTP as a real endpoint would be). ``python -m benchmarks --dynamodb`` sets it.
+BACKEND = "moto"
+
+
 @contextmanager
 def moto_stack() -> Iterator[Stack]:
     """A fresh in-process moto account with every resource of template.yaml (``provision`` of the local
     stack), the functions' environment exported, and ``touchpoint.runtime`` caches dropped. The local
     stack's moto fixes (``moto_speedups``: fast transactions, atomic requests, partition queries) apply;
-    none changes a result."""
+    none changes a result. With ``BACKEND = "local"`` DynamoDB and its stream are a fresh DynamoDB
+    Local instead (botocore's service-specific endpoints; the other services stay on moto)."""
     import boto3
     from moto import mock_aws
     from touchpoint import runtime
@@ -71,6 +77,13 @@ def moto_stack() -> Iterator[Stack]:
         os.environ.pop(name, None)
     os.environ.update(AWS_ENV)
     moto_speedups.apply()
+    dynamodb_local = None
+    if BACKEND == "local":
+        from touchpoint_local.dynamodb_local import DynamoDBLocal
+
+        dynamodb_local = DynamoDBLocal().start()
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb_local.endpoint
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = dynamodb_local.endpoint
     mock = mock_aws()
     mock.start()
     try:
@@ -84,6 +97,8 @@ def moto_stack() -> Iterator[Stack]:
     finally:
         runtime.reset()
         mock.stop()
+        if dynamodb_local is not None:
+            dynamodb_local.stop()
         os.environ.clear()
         os.environ.update(saved)
 

@@ -332,7 +332,7 @@ def stack(dynamodb_backend: str):
         yield running
 
 
-def test_a_bounded_concurrent_load_loses_and_doubles_nothing(stack: RunningStack,
+def test_a_bounded_concurrent_load_loses_and_doubles_nothing(stack: RunningStack, dynamodb_backend: str,
                                                              capsys: pytest.CaptureFixture) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     period = iso_week(now.date())
@@ -469,9 +469,12 @@ def test_a_bounded_concurrent_load_loses_and_doubles_nothing(stack: RunningStack
 
     latencies = [c.reply.seconds * 1000 for c in plan.calls]
     figures = {
+        "dynamodb": dynamodb_backend,
         "requests": len(plan.calls), "threads": THREADS, "seconds": round(seconds, 2),
         "requests_per_s": round(len(plan.calls) / seconds, 1),
         "p50_ms": round(percentile(latencies, 0.5), 1), "p95_ms": round(percentile(latencies, 0.95), 1),
+        "p99_ms": round(percentile(latencies, 0.99), 1), "max_ms": round(max(latencies), 1),
+        "over_10s": sum(1 for latency in latencies if latency > 10_000),
         "5xx": len(server_errors), "duplicates": plan.duplicates,
         "duplicate_webhooks": plan.duplicate_webhooks, "resent_imports": plan.resent_imports,
         "resubmissions": plan.resubmissions,

@@ -132,8 +132,12 @@ def _cmd_rebuild(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo, summary_lines
 
-    result = run_demo(Path(args.out), preset=args.preset, customers=args.customers, weeks=args.weeks, seed=args.seed,
-                      brand=args.brand)
+    try:
+        result = run_demo(Path(args.out), preset=args.preset, customers=args.customers, weeks=args.weeks,
+                          seed=args.seed, brand=args.brand, dynamodb=args.dynamodb)
+    except DynamoDBLocalUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print("\n".join(summary_lines(result)))
     return 0 if result.drift == 0 else 1
 
@@ -160,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--brand", default=None,
                       help="the shop's name in questions and the email (default: the preset's)")
+    demo.add_argument("--dynamodb", choices=["moto", "local"], default="moto",
+                      help="moto: everything embedded (default); local: DynamoDB on DynamoDB Local, AWS's own "
+                           "emulator (`touchpoint dynamodb-local install` first)")
     demo.set_defaults(run=_cmd_demo)
 
     local = commands.add_parser("local", help="run the local stack (moto + the template's routes)")

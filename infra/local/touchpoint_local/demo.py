@@ -217,7 +217,7 @@ def _ticket_delivery(step: dict[str, Any], secret: str, now: datetime) -> tuple[
 
 
 def run_demo(out: Path, preset: str = "ecommerce", customers: int = 200, weeks: int = 4, seed: int = 7,
-             say: Callable[[str], None] = print, brand: str | None = None) -> DemoResult:
+             say: Callable[[str], None] = print, brand: str | None = None, dynamodb: str = "moto") -> DemoResult:
     from touchpoint.rollups.rebuild import rebuild
     from touchpoint.rollups.store import RollupStore
 
@@ -232,9 +232,11 @@ def run_demo(out: Path, preset: str = "ecommerce", customers: int = 200, weeks: 
     steps = [s for s in steps if s.at <= now - timedelta(minutes=1)]
     say(f"Touchpoint demo · preset {preset} · {customers} customers · {weeks} weeks to {period} · seed {seed}")
     parameters = {"BrandName": brand} if brand else None  # the template's BrandName, as on AWS
+    # Embedded moto for everything, or DynamoDB Local for DynamoDB (the rest stays embedded).
     stack = LocalStack(port=0, preset=preset, parameters=parameters, pool_size=1, pump_interval=0,
-                       embedded=True).start()
+                       embedded=True, dynamodb=dynamodb)
     try:
+        stack.start()
         counts = _drive(stack, steps, now, random.Random(seed), say)
         say("  running the scheduled scorecard function ...")
         result = stack.run_schedule({"period": period})

@@ -89,6 +89,20 @@ def require_jar() -> Path:
     return jar
 
 
+def check_endpoint(url: str, timeout: float = 5.0) -> None:
+    """Raise DynamoDBLocalUnavailable in one line unless something answers HTTP at ``url``."""
+    if not url.startswith(("http://", "https://")):
+        raise DynamoDBLocalUnavailable(f"--dynamodb-endpoint {url!r} is not a URL (e.g. http://127.0.0.1:8000)")
+    try:
+        urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 - the user's own endpoint
+    except urllib.error.HTTPError:
+        return  # DynamoDB answers a bare GET with 400: it is there
+    except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DynamoDBLocalUnavailable(f"no DynamoDB answers at {url} ({reason}): start DynamoDB Local there "
+                                       "first, or use --dynamodb local to let the stack start one") from None
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -87,6 +87,15 @@ class LocalStack:
 
         from . import moto_speedups
 
+        if self.dynamodb_backend == "local":  # first: a missing Java or jar stops the start before anything runs
+            from .dynamodb_local import DynamoDBLocal
+
+            self._dynamodb_local = DynamoDBLocal().start()
+            self.dynamodb_endpoint = self._dynamodb_local.endpoint
+        elif self.dynamodb_backend == "endpoint":
+            from .dynamodb_local import check_endpoint
+
+            check_endpoint(self.dynamodb_endpoint)
         moto_speedups.apply()
         if self.embedded:
             # `touchpoint demo`: moto patched into this process's boto3, no AWS HTTP hop at all.
@@ -101,11 +110,6 @@ class LocalStack:
             self._moto.start()
             moto_host, moto_port = self._moto.get_host_and_port()
             self.aws_endpoint = f"http://{moto_host}:{moto_port}"
-        if self.dynamodb_backend == "local":
-            from .dynamodb_local import DynamoDBLocal
-
-            self._dynamodb_local = DynamoDBLocal().start()
-            self.dynamodb_endpoint = self._dynamodb_local.endpoint
         self._configure_environment()
         import boto3
 
