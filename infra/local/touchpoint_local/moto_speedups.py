@@ -15,6 +15,13 @@ are serialized by a lock so the check and the writes see the same state.
 Partition queries: moto 5 answers a Query on the table's key by sorting every item of the table
 and keeping the partition's, so its time grows with the table; a DynamoDB Query reads one
 partition. A base-table Query here looks only at its partition's items (same items, same order).
+
+Index queries: moto 5 answers a Query on a global secondary index by walking every item of the
+table, so the demo's time grew with the square of its size (every NPS answer and every erasure
+queries the ByCustomer index). Here each table keeps a map from an index's hash-key value to the
+keys of the items holding it, brought up to date from the items written since the last query
+(puts, updates in place, deletes, in transactions and batches too), and moto's own query code runs
+over those items only: the same filtering, ordering and paging.
 """
 
 from __future__ import annotations
@@ -92,7 +99,8 @@ def apply() -> None:
             return handle(self)
 
     DynamoHandler.call_action = one_request_at_a_time  # type: ignore[method-assign]
-    Table.query = _partition_query(Table.query)  # type: ignore[method-assign]
+    Table.query = _index_query(_partition_query(Table.query))  # type: ignore[method-assign]
+    _track_writes(dynamodb_models.DynamoDBBackend, Table)
     _applied = True
 
 
@@ -104,6 +112,89 @@ def _partition_query(original: Any) -> Any:
         partition = list(self.items[hash_key].values()) if hash_key in self.items else []
         with _LOCK:  # the shadowed method below is per table, so no other query may run meanwhile
             self.all_items = lambda: partition
+            try:
+                return original(self, hash_key, *args, **kwargs)
+            finally:
+                del self.all_items
+
+    return query
+
+
+def _track_writes(backend_class: Any, table_class: Any) -> None:
+    """Note the key of every item written, so index maps catch up with it at the next index query."""
+    put, delete, update = table_class.put_item, table_class.delete_item, backend_class.update_item
+
+    def put_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        item = put(self, *args, **kwargs)
+        _written(self).add((item.hash_key, item.range_key))
+        return item
+
+    def delete_item(self: Any, hash_key: Any, range_key: Any) -> Any:
+        _written(self).add((hash_key, range_key))
+        return delete(self, hash_key, range_key)
+
+    def update_item(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+        item = update(self, table_name, *args, **kwargs)  # changes the stored item in place
+        if item is not None:
+            _written(self.get_table(table_name)).add((item.hash_key, item.range_key))
+        return item
+
+    table_class.put_item, table_class.delete_item = put_item, delete_item
+    backend_class.update_item = update_item
+
+
+def _written(table: Any) -> set[Any]:
+    if "_written_keys" not in table.__dict__:
+        table._written_keys = set()
+    return table._written_keys  # type: ignore[no-any-return]
+
+
+class _IndexMaps:
+    """{index name: {hash-key value: keys of the items holding it}} of one table, and back."""
+
+    def __init__(self, table: Any) -> None:
+        self.attributes = {index.name: next(k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH")
+                           for index in table.global_indexes}
+        self.keys_by_value: dict[str, dict[Any, set[Any]]] = {name: {} for name in self.attributes}
+        self.value_of_key: dict[str, dict[Any, Any]] = {name: {} for name in self.attributes}
+        _written(table).clear()
+        for item in table.all_items():
+            self._place((item.hash_key, item.range_key), item)
+
+    def _place(self, key: Any, item: Any) -> None:
+        for name, attribute in self.attributes.items():
+            old = self.value_of_key[name].pop(key, None)
+            if old is not None:
+                self.keys_by_value[name][old].discard(key)
+            value = item.attrs.get(attribute) if item is not None else None
+            if value is not None:
+                self.keys_by_value[name].setdefault(value, set()).add(key)
+                self.value_of_key[name][key] = value
+
+    def catch_up(self, table: Any) -> None:
+        written = _written(table)
+        while written:
+            hash_key, range_key = key = written.pop()
+            self._place(key, table.items.get(hash_key, {}).get(range_key))
+
+    def items(self, table: Any, index_name: str, value: Any) -> list[Any]:
+        keys = self.keys_by_value[index_name].get(value, ())
+        return [table.items[hash_key][range_key] for hash_key, range_key in keys]
+
+
+def _index_query(original: Any) -> Any:
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name is None or hash_key is None or not self.range_key_attr or \
+                index_name not in {index.name for index in self.global_indexes}:
+            return original(self, hash_key, *args, **kwargs)
+        with _LOCK:  # the shadowed method below is per table, so no other query may run meanwhile
+            maps = self.__dict__.get("_index_maps")
+            if maps is None:
+                maps = self._index_maps = _IndexMaps(self)
+            maps.catch_up(self)
+            candidates = maps.items(self, index_name, hash_key)
+            self.all_items = lambda: iter(candidates)
             try:
                 return original(self, hash_key, *args, **kwargs)
             finally:
