@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import Any
 
 from touchpoint.periods import days
@@ -45,13 +46,14 @@ class RebuildReport:
                 "differences": [d.__dict__ for d in self.drift]}
 
 
-def expected_rollups(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], dict[str, int]]:
-    """The rollup items a perfect aggregator would hold for these raw records."""
+def expected_rollups(records: Iterable[Mapping[str, Any]],
+                     zone: tzinfo = UTC) -> dict[tuple[str, str], dict[str, int]]:
+    """The rollup items a perfect aggregator of reporting zone ``zone`` would hold for these raw records."""
     counters: Counter[RollupKey] = Counter()
     per_customer: dict[str, Counter[str]] = defaultdict(Counter)
     for record in records:
-        counters.update(contribution(record))
-        for (customer_id, period_id), count in activity(record).items():
+        counters.update(contribution(record, zone))
+        for (customer_id, period_id), count in activity(record, zone).items():
             per_customer[customer_id][period_id] += count
     for period_counts in per_customer.values():
         counters.update(customer_counters(period_counts))
@@ -72,8 +74,9 @@ def compare(expected: Mapping[tuple[str, str], Mapping[str, int]],
     return drift
 
 
-def rebuild(store: RollupStore, period_id: str | None = None) -> RebuildReport:
-    """Scan the table once (a maintenance job, not a request path) and report the drift."""
+def rebuild(store: RollupStore, period_id: str | None = None, zone: tzinfo = UTC) -> RebuildReport:
+    """Scan the table once (a maintenance job, not a request path) and report the drift against the
+    rollups of reporting zone ``zone`` (the aggregator's ``ReportingTimezone``)."""
     raw: list[dict[str, Any]] = []
     stored: dict[tuple[str, str], dict[str, Any]] = {}
     for item in store.all_items():
@@ -86,5 +89,5 @@ def rebuild(store: RollupStore, period_id: str | None = None) -> RebuildReport:
         wanted = {day_partition(day) for day in days(period_id)} | {period_partition(period_id)}
         keep = lambda key: key[0] in wanted  # noqa: E731 - a one-line filter
     report = RebuildReport(records=len(raw), rollup_items=len(stored))
-    report.drift = compare(expected_rollups(raw), stored, keep)
+    report.drift = compare(expected_rollups(raw, zone), stored, keep)
     return report
