@@ -261,7 +261,8 @@ def _comment_rows(scorecard: Mapping[str, Any]) -> list[dict[str, str]]:
         rows.append({"score": "" if comment.get("score") is None else str(comment["score"]),
                      "touchpoint": str(comment.get("label") or comment.get("touchpoint") or ""),
                      "metric": PRESENTATION[comment["metric"]][0] if comment.get("metric") in CX_METRICS else "",
-                     "date": _local_date(submitted, zone_name) if submitted else "", "comment": str(comment.get("comment") or "")})
+                     "date": _local_date(submitted, zone_name) if submitted else "",
+                     "comment": str(comment.get("comment") or "")})
     return rows
 
 
