@@ -30,10 +30,13 @@ def get_scorecard(period: str):
 
 def run_schedule(event: dict[str, Any]) -> dict[str, Any]:
     """A Scheduler invocation: the event is the schedule's Input, e.g. {"granularity": "week"}, or an
-    explicit {"period": "2026-W47"} for a re-run. Sends the email at most once per period."""
+    explicit {"period": "2026-W47"} for a re-run. Sends the email at most once per period. The default
+    period is the last complete one of the reporting time zone (a Monday 07:00 run in Auckland reports
+    the local week that just ended)."""
     schedule = ScheduleInput.model_validate(event)
-    period = schedule.period or last_complete_period(schedule.granularity or runtime.settings().scorecard_granularity,
-                                                     datetime.now(UTC))
+    current = runtime.settings()
+    period = schedule.period or last_complete_period(schedule.granularity or current.scorecard_granularity,
+                                                     datetime.now(UTC), current.zone)
     scorecard = runtime.scorecard(period)
     delivery = runtime.deliver(scorecard)
     logger.info("scorecard run", extra={"period": period, "delivery": delivery.status})

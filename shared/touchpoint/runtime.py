@@ -98,7 +98,7 @@ def rollup_store() -> RollupStore:
 def aggregator() -> Aggregator:
     from touchpoint.rollups.aggregator import Aggregator
 
-    return Aggregator(rollup_store())
+    return Aggregator(rollup_store(), get_settings().zone)
 
 
 def event_publisher() -> EventBridgePublisher:
@@ -143,8 +143,9 @@ def send_marker() -> SendOnce:
 def scorecard(period_id: str) -> dict[str, Any]:
     from touchpoint.scorecards.compute import compute_scorecard
 
+    current = get_settings()
     return compute_scorecard(rollup_reader(), catalog(), period_id, targets=targets(),
-                             min_sample=get_settings().scorecard_min_sample)
+                             min_sample=current.scorecard_min_sample, zone=current.zone)
 
 
 def deliver(scorecard_json: dict[str, Any]) -> Delivery:

@@ -226,7 +226,8 @@ def test_monthly_retention_reads_the_previous_month() -> None:
     card = build_scorecard("2026-11", {}, periods, CATALOG)
     # Then the base is October's active customers and the period spans the month
     assert card["cs"]["retention"]["value"] == 25.0
-    assert card["period"] == {"id": "2026-11", "start": "2026-11-01", "end": "2026-11-30"}
+    assert card["period"] == {"id": "2026-11", "start": "2026-11-01", "end": "2026-11-30", "timezone": "UTC",
+                              "start_at": "2026-11-01T00:00:00+00:00", "end_at": "2026-12-01T00:00:00+00:00"}
     assert card["previous"]["period"]["id"] == "2026-10"
 
 
@@ -239,7 +240,7 @@ def test_retention_is_null_without_a_base() -> None:
 
 # Shape, nulls, flags and statuses ---------------------------------------------------------------------
 REQUIRED = {
-    "period": {"id", "start", "end"},
+    "period": {"id", "start", "end", "timezone"},
     "cx": {"nps", "csat", "ces", "touchpoints"},
     "cs": {"fcr", "aht_seconds", "frt_seconds", "resolution_seconds", "reopen_rate", "support_csat", "retention",
            "channels"},
@@ -253,7 +254,8 @@ def test_an_empty_period_has_every_key_with_null_values() -> None:
     # Then every SPEC §6 key is there, values are null and n = 0, and the JSON is strict (no NaN)
     for section, keys in REQUIRED.items():
         assert keys <= set(card[section]), section
-    assert card["period"] == {"id": WEEK, "start": "2026-11-16", "end": "2026-11-22"}
+    assert card["period"] == {"id": WEEK, "start": "2026-11-16", "end": "2026-11-22", "timezone": "UTC",
+                              "start_at": "2026-11-16T00:00:00+00:00", "end_at": "2026-11-23T00:00:00+00:00"}
     assert card["cx"]["nps"] == {**card["cx"]["nps"], "value": None, "n": 0, "promoters": 0, "moe95": None}
     assert card["cx"]["csat"]["value"] is None and card["cx"]["ces"]["agree_pct"] is None
     for metric in ("fcr", "aht_seconds", "reopen_rate", "support_csat"):
@@ -263,8 +265,14 @@ def test_an_empty_period_has_every_key_with_null_values() -> None:
     assert card["cs"]["retention"]["value"] is None and card["cs"]["retention"]["returning_share"] is None
     assert card["cx"]["touchpoints"] == {} and card["cs"]["channels"] == {}
     assert card["service_to_experience"]["nps_after_fcr"]["value"] is None
-    assert card["previous"] == {"period": {"id": "2026-W46", "start": "2026-11-09", "end": "2026-11-15"},
+    assert card["previous"] == {"period": {"id": "2026-W46", "start": "2026-11-09", "end": "2026-11-15",
+                                           "timezone": "UTC", "start_at": "2026-11-09T00:00:00+00:00",
+                                           "end_at": "2026-11-16T00:00:00+00:00"},
                                 "cx": None, "cs": None}
+    # And the trend holds 8 empty weeks ending with this one
+    assert [entry["period"] for entry in card["trend"]][-1] == WEEK and len(card["trend"]) == 8
+    assert all(entry["cx"]["nps"]["value"] is None and entry["cs"]["frt_seconds"]["median"] is None
+               for entry in card["trend"])
     json.dumps(card, allow_nan=False)
     # And a metric without a value has no status
     assert card["cx"]["nps"]["status"] is None

@@ -15,11 +15,32 @@ from pydantic import ValidationError
 from .dynamodb_local import DynamoDBLocalUnavailable
 
 
+def _zone_option(name: str) -> str:
+    """An argparse type: an IANA zone name, or one clear error line naming what is wrong."""
+    from touchpoint.periods import reporting_zone
+
+    try:
+        reporting_zone(name)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return name
+
+
+def _template_parameter(text: str) -> tuple[str, str]:
+    """An argparse type for ``--param NAME=VALUE``; ReportingTimezone is checked here, before any start-up."""
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    if name == "ReportingTimezone":
+        _zone_option(value)
+    return name, value
+
+
 def _cmd_local(args: argparse.Namespace) -> int:
     from .stack import LocalStack
 
     log = (lambda line: print(line, file=sys.stderr, flush=True)) if args.verbose else None
-    parameters = dict(p.split("=", 1) for p in args.param)
+    parameters = dict(args.param)
     stack = LocalStack(host=args.host, port=args.port, preset=args.preset, parameters=parameters,
                        access_log=log, aws_port=args.aws_port, dynamodb=args.dynamodb,
                        dynamodb_endpoint=args.dynamodb_endpoint)
@@ -105,12 +126,16 @@ def _cmd_rebuild(args: argparse.Namespace) -> int:
     from touchpoint.rollups.rebuild import rebuild
     from touchpoint.rollups.store import RollupStore
 
+    if args.repair and args.period:
+        print("error: --repair recomputes every period; leave out --period", file=sys.stderr)
+        return 2
     if args.period and not is_period(args.period):
         print(f"error: {args.period!r} is not a period (use 2026-W47 or 2026-11)", file=sys.stderr)
         return 2
     if args.table:
         client = boto3.client("dynamodb", region_name=args.region, endpoint_url=args.endpoint)
         table = args.table
+        info: dict = {}
     else:
         with urllib.request.urlopen(args.stack.rstrip("/") + "/_local/info", timeout=10) as reply:  # noqa: S310
             info = json.loads(reply.read())
@@ -118,15 +143,21 @@ def _cmd_rebuild(args: argparse.Namespace) -> int:
         client = boto3.client("dynamodb", region_name=info["region"], endpoint_url=endpoint,
                               aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106 - local
         table = info["resources"]["FeedbackTable"]
-    report = rebuild(RollupStore(client, table), args.period)
+    from touchpoint.periods import reporting_zone
+
+    zone_name = args.timezone or (info.get("reporting_timezone") if not args.table else None) or "UTC"
+    report = rebuild(RollupStore(client, table), args.period, reporting_zone(zone_name), repair=args.repair)
     scope = f"period {args.period}" if args.period else "all periods"
+    scope += f", {zone_name}"
     print(f"rebuild ({scope}): {report.records} raw records, {report.rollup_items} rollup items, "
           f"drift {len(report.drift)}")
     for item in report.drift[:50]:
         print(f"  {item.pk} {item.sk} {item.attribute}: stored {item.stored}, recomputed {item.expected}")
+    if args.repair:
+        print(f"repaired: {report.repaired_items} items rewritten with the rollups of {zone_name}")
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
-    return 1 if report.drift else 0
+    return 1 if report.drift and not args.repair else 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -134,7 +165,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     try:
         result = run_demo(Path(args.out), preset=args.preset, customers=args.customers, weeks=args.weeks,
-                          seed=args.seed, brand=args.brand, dynamodb=args.dynamodb)
+                          seed=args.seed, brand=args.brand, timezone=args.timezone, dynamodb=args.dynamodb)
     except DynamoDBLocalUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -167,14 +198,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dynamodb", choices=["moto", "local"], default="moto",
                       help="moto: everything embedded (default); local: DynamoDB on DynamoDB Local, AWS's own "
                            "emulator (`touchpoint dynamodb-local install` first)")
+    demo.add_argument("--timezone", type=_zone_option, default="UTC",
+                      help="reporting time zone, an IANA name such as Europe/Berlin (default UTC)")
     demo.set_defaults(run=_cmd_demo)
 
     local = commands.add_parser("local", help="run the local stack (moto + the template's routes)")
     local.add_argument("--host", default="127.0.0.1")
     local.add_argument("--port", type=int, default=3000)
     local.add_argument("--preset", default=None, help="touchpoint catalog preset (default: the template's)")
-    local.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                       help="override a template parameter, e.g. --param LogLevel=INFO")
+    local.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", type=_template_parameter,
+                       help="override a template parameter, e.g. --param ReportingTimezone=Europe/Berlin")
     local.add_argument("--aws-port", type=int, default=0,
                        help="port of the moto server (default: a free one); fix it for sam local")
     local.add_argument("--verbose", action="store_true", help="print one line per request")
@@ -217,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--table", default=None, help="a deployed FeedbackTable (uses your AWS credentials)")
     rebuild.add_argument("--region", default=None)
     rebuild.add_argument("--endpoint", default=None, help="AWS endpoint URL (with --table)")
+    rebuild.add_argument("--timezone", type=_zone_option, default=None,
+                         help="the ReportingTimezone the rollups were built in (default: the local stack's, "
+                              "else UTC)")
+    rebuild.add_argument("--repair", action="store_true",
+                         help="write the recomputed rollups (after changing ReportingTimezone); run while "
+                              "no records arrive")
     rebuild.add_argument("--json", action="store_true")
     rebuild.set_defaults(run=_cmd_rebuild)
     return parser

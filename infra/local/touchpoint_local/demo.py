@@ -17,14 +17,14 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from touchpoint.catalog import Catalog, Touchpoint, load_catalog
-from touchpoint.periods import bounds, last_complete_period, shift
+from touchpoint.periods import bounds, last_complete_period, reporting_zone, shift, start_of_day
 
 WEEKDAY_WEIGHT = [1.25, 1.15, 1.0, 1.0, 0.95, 0.6, 0.5]  # Monday .. Sunday: orders cluster early in the week
 TOUCHPOINT_MOOD = {  # how a touchpoint tends to land, on top of the customer's own satisfaction
@@ -97,16 +97,18 @@ def _comment(touchpoint: Touchpoint, metric: str, score: int, rng: random.Random
     return None
 
 
-def _moment(day: date, rng: random.Random) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(
-        hours=rng.uniform(8, 22), seconds=rng.randint(0, 59))
+def _moment(day: date, rng: random.Random, zone: tzinfo = UTC) -> datetime:
+    """A moment of local ``day`` between 08:00 and 22:00 (opening hours of the reporting zone), in UTC."""
+    return (start_of_day(day, zone) + timedelta(hours=rng.uniform(8, 22), seconds=rng.randint(0, 59))).astimezone(UTC)
 
 
 class Generator:
     """Seeded: the same arguments give the same journeys."""
 
-    def __init__(self, catalog: Catalog, customers: int, first_day: date, last_day: date, seed: int) -> None:
+    def __init__(self, catalog: Catalog, customers: int, first_day: date, last_day: date, seed: int,
+                 zone: tzinfo = UTC) -> None:
         self.rng = random.Random(seed)
+        self.zone = zone
         self.catalog = catalog
         self.first_day, self.last_day = first_day, last_day
         self.customers = [
@@ -145,7 +147,7 @@ class Generator:
         })
 
     def _journey(self, customer: Customer, day: date, cx: list[Touchpoint]) -> None:
-        ordered = _moment(day, self.rng)
+        ordered = _moment(day, self.rng, self.zone)
         for offset, touchpoint in enumerate(cx):
             if self.rng.random() < (0.22 if touchpoint.metric != "nps" else 0.3):
                 at = ordered + timedelta(days=offset * 0.6 + self.rng.uniform(0, 1.5))
@@ -217,21 +219,25 @@ def _ticket_delivery(step: dict[str, Any], secret: str, now: datetime) -> tuple[
 
 
 def run_demo(out: Path, preset: str = "ecommerce", customers: int = 200, weeks: int = 4, seed: int = 7,
-             say: Callable[[str], None] = print, brand: str | None = None, dynamodb: str = "moto") -> DemoResult:
+             say: Callable[[str], None] = print, brand: str | None = None, timezone: str = "UTC",
+             dynamodb: str = "moto") -> DemoResult:
     from touchpoint.rollups.rebuild import rebuild
     from touchpoint.rollups.store import RollupStore
 
     from .stack import LocalStack
 
     started = time.perf_counter()
+    zone = reporting_zone(timezone)
     now = datetime.now(UTC)
-    period = last_complete_period("week", now)
+    period = last_complete_period("week", now, zone)
     first_day = bounds(shift(period, -(weeks - 1)))[0]
     catalog = load_catalog(preset)
-    steps = Generator(catalog, customers, first_day, bounds(period)[1], seed).generate()
+    steps = Generator(catalog, customers, first_day, bounds(period)[1], seed, zone).generate()
     steps = [s for s in steps if s.at <= now - timedelta(minutes=1)]
-    say(f"Touchpoint demo · preset {preset} · {customers} customers · {weeks} weeks to {period} · seed {seed}")
-    parameters = {"BrandName": brand} if brand else None  # the template's BrandName, as on AWS
+    say(f"Touchpoint demo · preset {preset} · {customers} customers · {weeks} weeks to {period} ({timezone}) "
+        f"· seed {seed}")
+    # The template's BrandName and ReportingTimezone, as on AWS.
+    parameters = {"ReportingTimezone": timezone, **({"BrandName": brand} if brand else {})}
     # Embedded moto for everything, or DynamoDB Local for DynamoDB (the rest stays embedded).
     stack = LocalStack(port=0, preset=preset, parameters=parameters, pool_size=1, pump_interval=0,
                        embedded=True, dynamodb=dynamodb)
@@ -241,7 +247,7 @@ def run_demo(out: Path, preset: str = "ecommerce", customers: int = 200, weeks: 
         say("  running the scheduled scorecard function ...")
         result = stack.run_schedule({"period": period})
         counts["stream_records"] = sum(p.delivered for p in stack.pumps)
-        report = rebuild(RollupStore(_dynamodb(stack), stack.resources["FeedbackTable"]))
+        report = rebuild(RollupStore(_dynamodb(stack), stack.resources["FeedbackTable"]), zone=zone)
         files = _write_files(stack, out, period, result)
     finally:
         stack.stop()
@@ -383,7 +389,8 @@ def summary_lines(result: DemoResult) -> list[str]:
         ("CS→CX", "NPS after FCR", _fmt(s2e["nps_after_fcr"]["value"]), s2e["nps_after_fcr"]["n"], ""),
         ("CS→CX", "NPS after non-FCR", _fmt(s2e["nps_after_non_fcr"]["value"]), s2e["nps_after_non_fcr"]["n"], ""),
     ]
-    lines = [f"Scorecard {result.period} ({card['period']['start']} – {card['period']['end']})",
+    lines = [f"Scorecard {result.period} ({card['period']['start']} – {card['period']['end']}, "
+             f"{card['period'].get('timezone', 'UTC')})",
              f"  {'':6} {'metric':<18} {'value':>14} {'n':>6} {'previous':>10}"]
     lines += [f"  {a:6} {b:<18} {c:>14} {d:>6} {e:>10}" for a, b, c, d, e in rows]
     counts = result.counts

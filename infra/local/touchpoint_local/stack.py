@@ -239,6 +239,7 @@ class LocalStack:
     def info(self) -> dict[str, Any]:
         return {"aws_endpoint": self.aws_endpoint, "region": REGION, "resources": dict(self.resources),
                 "dynamodb": self.dynamodb_backend, "dynamodb_endpoint": self.dynamodb_endpoint or self.aws_endpoint,
+                "reporting_timezone": self.model.parameters.get("ReportingTimezone", "UTC"),
                 "functions": {lid: f.name for lid, f in self.functions.items()},
                 "routes": [r.route_key for r in self.model.routes],
                 "streams": [{"function": p.function.spec.logical_id, "stream_arn": p.stream_arn,

@@ -10,8 +10,12 @@ from __future__ import annotations
 import json
 import os
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 
 class Settings(BaseModel):
@@ -35,6 +39,23 @@ class Settings(BaseModel):
     scorecard_min_sample: int = Field(default=30, ge=1, le=100000, alias="SCORECARD_MIN_SAMPLE")
     scorecard_targets: str = Field(default="", alias="SCORECARD_TARGETS")  # JSON of touchpoint.metrics.Targets
     secrets_max_age_seconds: int = Field(default=300, ge=0, le=86400, alias="SECRETS_MAX_AGE_SECONDS")
+    # ReportingTimezone of the template: the IANA zone whose days, weeks and months the rollups and
+    # scorecards use. Validated here so a misspelt zone stops the cold start, naming the variable.
+    reporting_timezone: str = Field(default="UTC", alias="REPORTING_TIMEZONE")
+
+    @field_validator("reporting_timezone")
+    @classmethod
+    def _an_iana_zone(cls, value: str) -> str:
+        from touchpoint.periods import reporting_zone
+
+        reporting_zone(value)
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        from touchpoint.periods import reporting_zone
+
+        return reporting_zone(self.reporting_timezone)
 
     @field_validator("scorecard_targets")
     @classmethod

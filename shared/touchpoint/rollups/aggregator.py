@@ -9,6 +9,7 @@ are then published once (outbox: publish, then mark).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, tzinfo
 from typing import Any, Protocol
 
 from touchpoint.rollups.changes import StreamChange, new_alerts, sequence_key
@@ -29,10 +30,12 @@ class ChunkFailed(RuntimeError):
 
 
 class Aggregator:
-    """Applies stream changes to the rollups, exactly once, through one ``RollupStore``."""
+    """Applies stream changes to the rollups, exactly once, through one ``RollupStore``; days and
+    periods are those of ``zone`` (the reporting time zone)."""
 
-    def __init__(self, store: RollupStore) -> None:
+    def __init__(self, store: RollupStore, zone: tzinfo = UTC) -> None:
         self.store = store
+        self.zone = zone
 
     @property
     def transactions(self) -> int:
@@ -47,7 +50,7 @@ class Aggregator:
         conflicts = 0
         while remaining:
             involved = {c for ch in remaining for c in customers_of(ch)}
-            plans = plan(remaining, self.store.read_activity(involved))
+            plans = plan(remaining, self.store.read_activity(involved), self.zone)
             try:
                 for chunk in plans:
                     self.store.commit(chunk)

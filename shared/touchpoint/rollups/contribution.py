@@ -4,12 +4,16 @@ The aggregator applies ``contribution(new image) - contribution(old image)`` for
 record, so an insert adds, a removal subtracts and an update moves a record from its old buckets to
 its new ones; ``touchpoint rebuild`` sums ``contribution`` over the raw records and must find the
 same numbers. Counters are integers, so every combination is exact.
+
+Days and periods are those of the reporting time zone (``zone``, default UTC): a record counts on
+the local day of its timestamp. The aggregator and the rebuild must use the same zone.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from datetime import UTC, tzinfo
 from typing import Any
 
 from touchpoint.histogram import bucket_of
@@ -31,25 +35,25 @@ def counts_in_metrics(record: Mapping[str, Any]) -> bool:
     return not record.get("suspected_bot")
 
 
-def contribution(record: Mapping[str, Any] | None) -> Counter[RollupKey]:
+def contribution(record: Mapping[str, Any] | None, zone: tzinfo = UTC) -> Counter[RollupKey]:
     """The rollup counters one raw record adds (empty for records that are not measured)."""
     out: Counter[RollupKey] = Counter()
     if not record:
         return out
     kind = record.get("type")
     if kind == "response" and counts_in_metrics(record):
-        _response(record, out)
+        _response(record, out, zone)
     elif kind == "response":
         # Kept out of every metric, but counted so the scorecard can say how many were set aside.
-        day = day_of(parse_time(record["submitted_at"]))
+        day = day_of(parse_time(record["submitted_at"]), zone)
         out[(day_partition(day), touchpoint_rollup_sk(record["touchpoint"]), "suspected_bots")] += 1
     elif kind == "ticket":
-        _ticket(record, out)
+        _ticket(record, out, zone)
     return out
 
 
-def _response(record: Mapping[str, Any], out: Counter[RollupKey]) -> None:
-    day = day_of(parse_time(record["submitted_at"]))
+def _response(record: Mapping[str, Any], out: Counter[RollupKey], zone: tzinfo) -> None:
+    day = day_of(parse_time(record["submitted_at"]), zone)
     key = (day_partition(day), touchpoint_rollup_sk(record["touchpoint"]))
     metric, score = record["metric"], int(record["score"])
     out[(*key, f"{metric}_{score}")] += 1
@@ -57,12 +61,12 @@ def _response(record: Mapping[str, Any], out: Counter[RollupKey]) -> None:
         out[(*key, f"s2e_{'fcr' if record['s2e_fcr'] else 'nonfcr'}_{score}")] += 1
 
 
-def _ticket(record: Mapping[str, Any], out: Counter[RollupKey]) -> None:
+def _ticket(record: Mapping[str, Any], out: Counter[RollupKey], zone: tzinfo) -> None:
     if record.get("status") not in SOLVED_STATUSES or not record.get("solved_at"):
         return
     solved_at = parse_time(record["solved_at"])
     created_at = parse_time(record["created_at"])
-    key = (day_partition(day_of(solved_at)), channel_rollup_sk(record.get("channel") or "other"))
+    key = (day_partition(day_of(solved_at, zone)), channel_rollup_sk(record.get("channel") or "other"))
     out[(*key, "solved")] += 1
     if record.get("fcr"):
         out[(*key, "fcr")] += 1
@@ -82,29 +86,32 @@ def _ticket(record: Mapping[str, Any], out: Counter[RollupKey]) -> None:
     out[(*key, f"res_b{bucket_of(seconds)}")] += 1
 
 
-def activity(record: Mapping[str, Any] | None) -> Counter[tuple[str, str]]:
+def activity(record: Mapping[str, Any] | None, zone: tzinfo = UTC) -> Counter[tuple[str, str]]:
     """(customer, period) -> how many of the customer's records make them active in that period:
-    a response by its submitted_at, a ticket by its created_at (docs/reference.md#metrics, "active")."""
+    a response by its submitted_at, a ticket by its created_at, in local periods of ``zone``
+    (docs/reference.md#metrics, "active")."""
     out: Counter[tuple[str, str]] = Counter()
     if not record or not record.get("customer_id") or not counts_in_metrics(record):
         return out
     stamp = {"response": "submitted_at", "ticket": "created_at"}.get(record.get("type", ""))
     if stamp is None or not record.get(stamp):
         return out
-    for period_id in periods_of(parse_time(record[stamp])):
+    for period_id in periods_of(parse_time(record[stamp]), zone):
         out[(record["customer_id"], period_id)] += 1
     return out
 
 
-def delta(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> Counter[RollupKey]:
-    change = contribution(new)
-    change.subtract(contribution(old))
+def delta(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None,
+          zone: tzinfo = UTC) -> Counter[RollupKey]:
+    change = contribution(new, zone)
+    change.subtract(contribution(old, zone))
     return Counter({k: v for k, v in change.items() if v})
 
 
-def activity_delta(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> Counter[tuple[str, str]]:
-    change = activity(new)
-    change.subtract(activity(old))
+def activity_delta(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None,
+                   zone: tzinfo = UTC) -> Counter[tuple[str, str]]:
+    change = activity(new, zone)
+    change.subtract(activity(old, zone))
     return Counter({k: v for k, v in change.items() if v})
 
 

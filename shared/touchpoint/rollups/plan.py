@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import Any
 
 from touchpoint.metrics import is_detractor_score
+from touchpoint.periods import day_of, parse_time
 from touchpoint.platform.table import alert_keys
 from touchpoint.rollups.changes import StreamChange, sequence_key
 from touchpoint.rollups.contribution import RollupKey, activity_delta, combine, customer_counters_delta, delta
@@ -68,19 +70,20 @@ class ChunkPlan:
         return len(self.counter_items()) + len(self.customers) + len(self.alerts)
 
 
-def plan(changes: list[StreamChange], activity: dict[str, ActivityItem]) -> list[ChunkPlan]:
+def plan(changes: list[StreamChange], activity: dict[str, ActivityItem], zone: tzinfo = UTC) -> list[ChunkPlan]:
     """Split ``changes`` into chunks that each fit one transaction; each chunk starts from the
     activity items as the previous chunk leaves them. Changes that touch the same rollup items
-    are put in the same chunk, so a batch writes each counter item about once."""
+    are put in the same chunk, so a batch writes each counter item about once. Days and periods
+    are those of ``zone`` (the reporting time zone)."""
     plans: list[ChunkPlan] = []
     state = {c: item.copy() for c, item in activity.items()}
     current = ChunkPlan()
-    for change in _grouped_by_rollup_item(changes):
-        trial = _with_change(current, change, state)
+    for change in _grouped_by_rollup_item(changes, zone):
+        trial = _with_change(current, change, state, zone)
         if trial.action_count() > MAX_TRANSACTION_ACTIONS and current.changes:
             plans.append(current)
             state = _state_after(current, state)
-            current = _with_change(ChunkPlan(), change, state)
+            current = _with_change(ChunkPlan(), change, state, zone)
         else:
             current = trial
     if current.changes:
@@ -88,7 +91,7 @@ def plan(changes: list[StreamChange], activity: dict[str, ActivityItem]) -> list
     return plans
 
 
-def _grouped_by_rollup_item(changes: list[StreamChange]) -> list[StreamChange]:
+def _grouped_by_rollup_item(changes: list[StreamChange], zone: tzinfo) -> list[StreamChange]:
     """The changes reordered so that those touching the same rollup items sit together. Each source
     item's changes stay together and in stream order (its checkpoint and its old/new images need
     that); across sources the order is free, since every change is a commutative delta."""
@@ -97,7 +100,7 @@ def _grouped_by_rollup_item(changes: list[StreamChange]) -> list[StreamChange]:
         by_source.setdefault(change.source, []).append(change)
 
     def first_rollup_item(source_changes: list[StreamChange]) -> tuple[str, ...]:
-        keys = sorted((pk, sk) for change in source_changes for pk, sk, _ in delta(change.old, change.new))
+        keys = sorted((pk, sk) for change in source_changes for pk, sk, _ in delta(change.old, change.new, zone))
         return keys[0] if keys else ("~",)  # changes that move no counter go last
 
     ordered = sorted(by_source.values(), key=first_rollup_item)
@@ -117,7 +120,7 @@ def _state_after(plan: ChunkPlan, state: dict[str, ActivityItem]) -> dict[str, A
     return after
 
 
-def _with_change(plan: ChunkPlan, change: StreamChange, state: dict[str, ActivityItem]) -> ChunkPlan:
+def _with_change(plan: ChunkPlan, change: StreamChange, state: dict[str, ActivityItem], zone: tzinfo) -> ChunkPlan:
     """``plan`` with ``change`` added, as a new object (``plan`` is left as it was)."""
     trial = ChunkPlan(list(plan.changes), Counter(plan.rollups),
                       {c: item.copy() for c, item in plan.customers.items()}, dict(plan.before), list(plan.alerts),
@@ -136,21 +139,21 @@ def _with_change(plan: ChunkPlan, change: StreamChange, state: dict[str, Activit
         return trial  # a redelivery: applied before, so it changes nothing
     owner.applied[change.source] = change.sequence
     trial.effective = True
-    trial.rollups.update(delta(change.old, change.new))
-    for (customer_id, period_id), count in activity_delta(change.old, change.new).items():
+    trial.rollups.update(delta(change.old, change.new, zone))
+    for (customer_id, period_id), count in activity_delta(change.old, change.new, zone).items():
         item = customer(customer_id)
         item.periods[period_id] = item.periods.get(period_id, 0) + count
     if is_detractor(change.new) and change.new and str(change.new["survey_id"]) not in owner.alerted:
         owner.alerted[str(change.new["survey_id"])] = change.sequence
-        trial.alerts.append(alert_record(change.new))
+        trial.alerts.append(alert_record(change.new, zone))
     return trial
 
 
-def alert_record(response: Mapping[str, Any]) -> dict[str, Any]:
+def alert_record(response: Mapping[str, Any], zone: tzinfo = UTC) -> dict[str, Any]:
     """The closed-loop outbox item for a detractor response; its own stream record is published as
-    ``DetractorReceived``. Keyed by day, lowest score first, so the scorecard reads a bounded number of
-    a period's worst comments whatever the volume."""
-    day = str(response["submitted_at"])[:10]
+    ``DetractorReceived``. Keyed by local day (of ``zone``), lowest score first, so the scorecard reads
+    a bounded number of a period's worst comments whatever the volume."""
+    day = day_of(parse_time(str(response["submitted_at"])), zone)
     return {
         **alert_keys(str(response["customer_id"]), day, int(response["score"]), str(response["submitted_at"]),
                      str(response["survey_id"])),

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import Any
 
 from touchpoint.periods import days
-from touchpoint.platform.table import day_partition, is_rollup_partition, period_partition
+from touchpoint.platform.table import activity_key, day_partition, is_rollup_partition, period_partition
 from touchpoint.rollups.contribution import (
     RollupKey,
     activity,
@@ -39,23 +40,32 @@ class RebuildReport:
     records: int = 0
     rollup_items: int = 0
     drift: list[Drift] = field(default_factory=list)
+    repaired_items: int = 0  # with ``repair``: rollup and activity items rewritten
 
     def as_dict(self) -> dict[str, Any]:
         return {"records": self.records, "rollup_items": self.rollup_items, "drift": len(self.drift),
-                "differences": [d.__dict__ for d in self.drift]}
+                "repaired_items": self.repaired_items, "differences": [d.__dict__ for d in self.drift]}
 
 
-def expected_rollups(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], dict[str, int]]:
-    """The rollup items a perfect aggregator would hold for these raw records."""
+def _expected_state(records: Iterable[Mapping[str, Any]], zone: tzinfo
+                    ) -> tuple[dict[tuple[str, str], dict[str, int]], dict[str, Counter[str]]]:
+    """The rollup items, and each customer's records per period, that a perfect aggregator of
+    reporting zone ``zone`` would hold for these raw records."""
     counters: Counter[RollupKey] = Counter()
     per_customer: dict[str, Counter[str]] = defaultdict(Counter)
     for record in records:
-        counters.update(contribution(record))
-        for (customer_id, period_id), count in activity(record).items():
+        counters.update(contribution(record, zone))
+        for (customer_id, period_id), count in activity(record, zone).items():
             per_customer[customer_id][period_id] += count
     for period_counts in per_customer.values():
         counters.update(customer_counters(period_counts))
-    return combine([counters])
+    return combine([counters]), per_customer
+
+
+def expected_rollups(records: Iterable[Mapping[str, Any]],
+                     zone: tzinfo = UTC) -> dict[tuple[str, str], dict[str, int]]:
+    """The rollup items a perfect aggregator of reporting zone ``zone`` would hold for these raw records."""
+    return _expected_state(records, zone)[0]
 
 
 def compare(expected: Mapping[tuple[str, str], Mapping[str, int]],
@@ -72,19 +82,50 @@ def compare(expected: Mapping[tuple[str, str], Mapping[str, int]],
     return drift
 
 
-def rebuild(store: RollupStore, period_id: str | None = None) -> RebuildReport:
-    """Scan the table once (a maintenance job, not a request path) and report the drift."""
+def rebuild(store: RollupStore, period_id: str | None = None, zone: tzinfo = UTC, *,
+            repair: bool = False) -> RebuildReport:
+    """Scan the table once (a maintenance job, not a request path) and report the drift against the
+    rollups of reporting zone ``zone`` (the aggregator's ``ReportingTimezone``).
+
+    ``repair`` (whole table only) then writes the recomputed rollups and every customer's per-period
+    counts: what changing ``ReportingTimezone`` later needs, since days and periods move. Run it while
+    no records arrive; a run afterwards reports zero drift."""
+    if repair and period_id:
+        raise ValueError("a repair recomputes every period; leave out the period")
     raw: list[dict[str, Any]] = []
     stored: dict[tuple[str, str], dict[str, Any]] = {}
+    activity_items: dict[str, dict[str, Any]] = {}
     for item in store.all_items():
         if item.get("type") in ("response", "ticket"):
             raw.append(item)
         elif is_rollup_partition(str(item.get("pk", ""))):
             stored[(item["pk"], item["sk"])] = item
+        elif item.get("type") == "activity":
+            activity_items[str(item["pk"])] = item
     keep = None
     if period_id:
         wanted = {day_partition(day) for day in days(period_id)} | {period_partition(period_id)}
         keep = lambda key: key[0] in wanted  # noqa: E731 - a one-line filter
+    expected, per_customer = _expected_state(raw, zone)
     report = RebuildReport(records=len(raw), rollup_items=len(stored))
-    report.drift = compare(expected_rollups(raw), stored, keep)
+    report.drift = compare(expected, stored, keep)
+    if repair:
+        report.repaired_items = _repair(store, expected, stored, per_customer, activity_items)
     return report
+
+
+def _repair(store: RollupStore, expected: Mapping[tuple[str, str], Mapping[str, int]],
+            stored: Mapping[tuple[str, str], Mapping[str, Any]], per_customer: Mapping[str, Counter[str]],
+            activity_items: Mapping[str, Mapping[str, Any]]) -> int:
+    """Make the stored state what ``expected`` says: rollup items that differ are rewritten, stale ones
+    deleted, and activity items get their customer's recomputed per-period counts (the aggregator
+    derives the customer counters from them, so they must move with the zone too)."""
+    differing = {k: v for k, v in expected.items() if compare({k: v}, {k: stored[k]} if k in stored else {})}
+    written = store.replace_rollups(differing, [k for k in stored if k not in expected])
+    recomputed = {activity_key(customer_id)[0]: counts for customer_id, counts in per_customer.items()}
+    for activity_pk, item in activity_items.items():
+        periods = {p: n for p, n in recomputed.get(activity_pk, Counter()).items() if n}
+        if {p: int(n) for p, n in (item.get("periods") or {}).items() if int(n)} != periods:
+            store.replace_activity_periods(activity_pk, periods, int(item.get("version") or 0))
+            written += 1
+    return written

@@ -1,5 +1,6 @@
 """The rollups' DynamoDB adapter: reads customers' activity items, commits one planned chunk as one
-TransactWriteItems, keeps the detractor-alert outbox marks, and scans the raw records for a rebuild."""
+TransactWriteItems, keeps the detractor-alert outbox marks, scans the raw records for a rebuild and
+writes a repair's recomputed rollups."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from touchpoint.platform.dynamo import from_item, scan_all, to_item
-from touchpoint.platform.table import activity_key, key
+from touchpoint.platform.dynamo import from_item, scan_all, to_attribute, to_item
+from touchpoint.platform.table import ACTIVITY_SK, activity_key, key
 from touchpoint.rollups.plan import ActivityItem, ChunkPlan
 
 BATCH_GET_LIMIT = 100
+BATCH_WRITE_LIMIT = 25
 ERASED_ACTIVITY_TTL_SECONDS = 3 * 86400  # past the stream's 24-hour retention
 
 
@@ -104,3 +106,26 @@ class RollupStore:
         """Every item of the table as plain values (a maintenance job, never a request path)."""
         for item in scan_all(self._client, TableName=self._table):
             yield from_item(item)
+
+    def replace_rollups(self, wanted: Mapping[tuple[str, str], Mapping[str, int]],
+                        stale: Iterable[tuple[str, str]]) -> int:
+        """Write every rollup item of ``wanted`` whole (counters as given) and delete the ``stale``
+        ones; returns how many items were written or deleted. A repair, not a request path."""
+        requests: list[dict[str, Any]] = [
+            {"PutRequest": {"Item": to_item({"pk": pk, "sk": sk, "type": "rollup", **counters})}}
+            for (pk, sk), counters in sorted(wanted.items())]
+        requests += [{"DeleteRequest": {"Key": key(pk, sk)}} for pk, sk in sorted(set(stale) - set(wanted))]
+        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+            pending = {self._table: requests[start:start + BATCH_WRITE_LIMIT]}
+            while pending:
+                pending = self._client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+        return len(requests)
+
+    def replace_activity_periods(self, activity_pk: str, periods: Mapping[str, int], version: int) -> None:
+        """Set one customer's per-period record counts (recomputed for a new reporting time zone),
+        guarded by the version read, so a concurrent aggregator write makes this fail, not vanish."""
+        self._client.update_item(
+            TableName=self._table, Key=key(activity_pk, ACTIVITY_SK),
+            UpdateExpression="SET periods = :p, version = :next", ConditionExpression="version = :v",
+            ExpressionAttributeValues={":p": to_attribute(dict(periods)), ":v": {"N": str(version)},
+                                       ":next": {"N": str(version + 1)}})

@@ -5,6 +5,11 @@ Pure: no AWS, no clock. The caller reads the day items of the period (``ROLLUP#D
 one before; everything here is arithmetic on those integer counters, so a scorecard costs the same
 number of reads for a thousand responses as for a million.
 
+Periods are those of the reporting time zone: ``period`` names it and carries the local first and
+last day (``start``/``end``) and the instants the period spans (``start_at``/``end_at``, local time
+with its offset). ``trend`` holds the last ``TREND_PERIODS`` periods' headline metrics, oldest first,
+from the same day items (the reader reads each period's days once).
+
 Values are unrounded floats and ``None`` when n = 0 . Beyond the required keys, every metric
 object carries ``low_sample`` (n below ``min_sample``) and ``status`` (green / amber / red against
 ``Targets``, ``None`` without a value or a target).
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from datetime import UTC, tzinfo
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -30,7 +36,7 @@ from touchpoint.metrics import (
     score_counts,
     ticket_metrics,
 )
-from touchpoint.periods import bounds, days, is_period
+from touchpoint.periods import bounds, days, is_period, last, local_bounds, zone_name
 from touchpoint.periods import previous as previous_period
 from touchpoint.platform.table import CHANNEL_ROLLUP_PREFIX, TOUCHPOINT_ROLLUP_PREFIX, day_partition
 
@@ -43,6 +49,10 @@ class RollupSource(Protocol):
     def customer_counters(self, period_id: str) -> dict[str, int]: ...
 
     def detractor_comments(self, period_id: str) -> list[dict[str, Any]]: ...
+
+
+TREND_PERIODS = 8  # the trend: this period and the seven before it
+TREND_METRICS = {"cx": ("nps", "csat", "ces"), "cs": ("fcr", "frt_seconds", "reopen_rate")}
 
 
 # Assembly ---------------------------------------------------------------------------------------
@@ -93,9 +103,26 @@ def _ordered(names: list[str], preferred: list[str] | tuple[str, ...]) -> list[s
     return known + sorted(set(names) - set(known))
 
 
-def _period(period_id: str) -> dict[str, str]:
+def _period(period_id: str, zone: tzinfo) -> dict[str, str]:
     start, end = bounds(period_id)
-    return {"id": period_id, "start": start.isoformat(), "end": end.isoformat()}
+    start_at, end_at = local_bounds(period_id, zone)
+    return {"id": period_id, "start": start.isoformat(), "end": end.isoformat(), "timezone": zone_name(zone),
+            "start_at": start_at.isoformat(), "end_at": end_at.isoformat()}
+
+
+def _trend(period_id: str, day_items: Mapping[tuple[str, str], Mapping[str, Any]], targets: Targets,
+           min_sample: int) -> list[dict[str, Any]]:
+    """The headline metrics of the ``TREND_PERIODS`` periods ending with ``period_id``, oldest first;
+    a period without items has its metrics with n = 0 and null values."""
+    entries = []
+    for trend_period in last(period_id, TREND_PERIODS):
+        per_touchpoint, per_channel = _counter_sums(trend_period, day_items)
+        surveys = _survey_block(sum(per_touchpoint.values(), Counter()), targets, min_sample)
+        tickets = _ticket_block(sum(per_channel.values(), Counter()), targets, min_sample)
+        entries.append({"period": trend_period,
+                        "cx": {metric: surveys[metric] for metric in TREND_METRICS["cx"]},
+                        "cs": {metric: tickets[metric] for metric in TREND_METRICS["cs"]}})
+    return entries
 
 
 def build_scorecard(
@@ -108,10 +135,12 @@ def build_scorecard(
     targets: Targets | None = None,
     min_sample: int = 30,
     top_comments: list[dict] | None = None,
+    zone: tzinfo = UTC,
 ) -> dict[str, Any]:
-    """The scorecard of ``period_id``.
+    """The scorecard of ``period_id`` in reporting zone ``zone``.
 
-    ``day_items``: (pk, sk) -> counters of the period's day rollup items. ``period_items``: period id
+    ``day_items``: (pk, sk) -> counters of the period's day rollup items, and of the seven periods
+    before it for the trend (items of other days are ignored). ``period_items``: period id
     -> ``CUSTOMERS`` counters, for this period and the previous one (the retention base).
     ``previous``: the previous period's scorecard (or just its ``cx`` and ``cs``), echoed under
     ``previous`` for the comparison. ``top_comments``: detractor comments to show, as
@@ -173,16 +202,17 @@ def build_scorecard(
     }
 
     return {
-        "period": _period(period_id),
+        "period": _period(period_id, zone),
         "cx": cx,
         "cs": cs,
         "service_to_experience": service_to_experience,
         "previous": {
-            "period": _period(before_id),
+            "period": _period(before_id, zone),
             "cx": previous.get("cx") if previous else None,
             "cs": previous.get("cs") if previous else None,
         },
         "detractor_comments": [_comment(c, catalog) for c in top_comments or []],
+        "trend": _trend(period_id, day_items, targets, min_sample),
         "min_sample": min_sample,
         "targets": targets.model_dump(),
     }
@@ -196,14 +226,17 @@ def _comment(comment: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]:
 
 
 def compute_scorecard(reader: RollupSource, catalog: Any, period_id: str, *, targets: Targets | None = None,
-                      min_sample: int = 30) -> dict[str, Any]:
-    """This period's scorecard with the previous period beside it, from rollups only."""
+                      min_sample: int = 30, zone: tzinfo = UTC) -> dict[str, Any]:
+    """This period's scorecard with the previous period beside it and the trend, from rollups only:
+    the day items of each of the trend's periods are read once (the previous period is one of them)."""
     if not is_period(period_id):
         raise ApiError(422, "invalid_period", "Use an ISO week like 2026-W47 or a month like 2026-11", "period")
     before = previous_period(period_id)
     periods = {p: reader.customer_counters(p) for p in (period_id, before, previous_period(before))}
-    earlier = build_scorecard(before, reader.day_items(before), periods, catalog, targets=targets,
-                              min_sample=min_sample)
-    return build_scorecard(period_id, reader.day_items(period_id), periods, catalog, previous=earlier,
+    day_items: dict[tuple[str, str], dict[str, int]] = {}
+    for trend_period in last(period_id, TREND_PERIODS):
+        day_items.update(reader.day_items(trend_period))
+    earlier = build_scorecard(before, day_items, periods, catalog, targets=targets, min_sample=min_sample, zone=zone)
+    return build_scorecard(period_id, day_items, periods, catalog, previous=earlier,
                            targets=targets, min_sample=min_sample,
-                           top_comments=reader.detractor_comments(period_id))
+                           top_comments=reader.detractor_comments(period_id), zone=zone)

@@ -1,5 +1,6 @@
 """The scorecard as CSV: one row per number with the previous period's value, the delta, the target
-and status, then the detractor comments; every cell a spreadsheet would run as a formula is
+and status, then the trend (one row per period and number, section ``trend``), then the detractor
+comments; every cell a spreadsheet would run as a formula is
 neutralized (OWASP "CSV injection")."""
 
 from __future__ import annotations
@@ -94,6 +95,13 @@ def scorecard_rows(scorecard: Mapping[str, Any]) -> list[list[str]]:
     s2e = scorecard["service_to_experience"]
     for name in ("nps_after_fcr", "nps_after_non_fcr"):
         rows += _metric_rows((period_id, "service_to_experience", "all"), name, "nps", s2e[name], None, targets)
+    for entry in scorecard.get("trend") or []:
+        for section in ("cx", "cs"):
+            for metric, metric_object in (entry.get(section) or {}).items():
+                # The trend's own period in the first column; no previous, target or status there.
+                rows += [[entry["period"], "trend", *row[2:6], "", "", "", "", "", row[11], "", ""]
+                         for row in _metric_rows((entry["period"], "trend", "all"), metric, metric, metric_object,
+                                                 None, {})]
     for comment in scorecard.get("detractor_comments") or []:
         rows.append([period_id, "detractor_comments", f"touchpoint:{comment.get('touchpoint')}",
                      _cell(comment.get("metric") or "score"),

@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 from touchpoint.metrics import CS_METRICS, CX_METRICS, DEFAULT_TARGETS, HEADLINE_FIELD, PRESENTATION, headline_value
-from touchpoint.periods import is_period
+from touchpoint.periods import is_period, parse_time, reporting_zone
 from touchpoint.scorecards.csv import render_csv
 
 NO_VALUE = "—"
@@ -39,6 +39,10 @@ STATUS_CHIPS = {
 NO_DATA_CHIP = ("No data", "#6b7280")
 BETTER_COLOR, WORSE_COLOR, NEUTRAL_COLOR = "#1b7f3b", "#b3261e", "#52606d"
 NPS_SEGMENT_COLORS = {"promoters": "#1b7f3b", "passives": "#9ca3af", "detractors": "#b3261e"}
+
+TREND_BAR_HEIGHT = 28  # px: the tallest bar of a trend row
+TREND_LATEST_COLOR, TREND_EARLIER_COLOR, TREND_EMPTY_COLOR = "#1f2933", "#9aa5b1", "#e4e7eb"
+TREND_LABELS = {"fcr": "FCR", "frt_seconds": "FRT median"}  # shorter than the section's label, for a narrow row
 
 CHANNEL_LABELS = {"phone": "Phone", "email": "Email", "chat": "Chat", "social": "Social", "in_person": "In person",
                   "web": "Web form", "other": "Other"}
@@ -208,14 +212,57 @@ def _channel_rows(scorecard: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _trend_share(unit: str, value: float, largest: float) -> float:
+    """Bar height as a share of the row's full height, on the metric's own scale (durations: of the
+    longest in the row)."""
+    if unit == "points":
+        share = (value + 100) / 200
+    elif unit == "score7":
+        share = (value - 1) / 6
+    elif unit == "duration":
+        share = value / largest if largest else 0
+    else:
+        share = value / 100
+    return max(0.0, min(1.0, share))
+
+
+def _trend_rows(scorecard: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per headline metric of ``trend``: the 8 periods as bars (heights in px) and values."""
+    trend = scorecard.get("trend") or []
+    rows = []
+    for section, kinds in (("cx", CX_METRICS), ("cs", ("fcr", "frt_seconds", "reopen_rate"))):
+        for kind in kinds:
+            unit = PRESENTATION[kind][2]
+            values = [headline_value(kind, (entry.get(section) or {}).get(kind)) for entry in trend]
+            largest = max((v for v in values if v is not None), default=0)
+            cells = []
+            for index, (entry, value) in enumerate(zip(trend, values, strict=True)):
+                height = 0 if value is None else max(2, round(TREND_BAR_HEIGHT * _trend_share(unit, value, largest)))
+                cells.append({"period": entry["period"], "value": format_value(unit, value), "height": height,
+                              "color": TREND_LATEST_COLOR if index == len(trend) - 1 else TREND_EARLIER_COLOR})
+            rows.append({"label": TREND_LABELS.get(kind, PRESENTATION[kind][0]), "cells": cells,
+                         "latest": cells[-1]["value"] if cells else NO_VALUE})
+    return rows
+
+
+def _local_date(timestamp: str, zone_name: str) -> str:
+    """The reporting zone's calendar date of a stored UTC timestamp ("" when it is not one)."""
+    try:
+        return parse_time(timestamp).astimezone(reporting_zone(zone_name)).date().isoformat()
+    except ValueError:
+        return timestamp[:10]
+
+
 def _comment_rows(scorecard: Mapping[str, Any]) -> list[dict[str, str]]:
     rows = []
+    zone_name = str(scorecard["period"].get("timezone") or "UTC")
     for comment in scorecard.get("detractor_comments") or []:
         submitted = str(comment.get("submitted_at") or "")
         rows.append({"score": "" if comment.get("score") is None else str(comment["score"]),
                      "touchpoint": str(comment.get("label") or comment.get("touchpoint") or ""),
                      "metric": PRESENTATION[comment["metric"]][0] if comment.get("metric") in CX_METRICS else "",
-                     "date": submitted[:10], "comment": str(comment.get("comment") or "")})
+                     "date": _local_date(submitted, zone_name) if submitted else "",
+                     "comment": str(comment.get("comment") or "")})
     return rows
 
 
@@ -247,8 +294,18 @@ def _view(scorecard: Mapping[str, Any], brand: str) -> dict[str, Any]:
         "s2e": [after_fcr, after_non_fcr],
         "s2e_gap": "" if gap is None else format_delta("points", gap).replace(" pts", " NPS points"),
         "comments": _comment_rows(scorecard),
+        "trend": _trend_rows(scorecard),
+        "trend_span": _trend_span(scorecard),
         "suspected_bots": int(scorecard["cx"].get("suspected_bots") or 0),
     }
+
+
+def _trend_span(scorecard: Mapping[str, Any]) -> str:
+    trend = scorecard.get("trend") or []
+    if not trend:
+        return ""
+    zone_name = scorecard["period"].get("timezone") or "UTC"
+    return f"{trend[0]['period']} to {trend[-1]['period']}, {len(trend)} periods, {zone_name} time"
 
 
 @lru_cache(maxsize=1)

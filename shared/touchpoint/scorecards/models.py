@@ -99,15 +99,36 @@ class ServiceToExperience(_Open):
 
 
 class Period(_Open):
-    id: str = Field(description="ISO week (2026-W47) or month (2026-11)")
-    start: str = Field(description="First day, ISO date")
-    end: str = Field(description="Last day, ISO date")
+    id: str = Field(description="ISO week (2026-W47) or month (2026-11) of the reporting time zone")
+    start: str = Field(description="First local day, ISO date")
+    end: str = Field(description="Last local day, ISO date")
+    timezone: str = Field(description="The reporting time zone, an IANA name (ReportingTimezone)")
+    start_at: str = Field(description="First instant: local midnight of the first day, ISO 8601 with its offset")
+    end_at: str = Field(description="End (exclusive): local midnight after the last day, ISO 8601 with its offset")
 
 
 class Previous(_Open):
     period: Period
     cx: Cx | None
     cs: Cs | None
+
+
+class TrendCx(_Open):
+    nps: Nps
+    csat: Csat
+    ces: Ces
+
+
+class TrendCs(_Open):
+    fcr: Rate
+    frt_seconds: Duration
+    reopen_rate: Rate
+
+
+class TrendEntry(_Open):
+    period: str = Field(description="Period id; the trend's last entry is the reported period")
+    cx: TrendCx
+    cs: TrendCs
 
 
 class DetractorComment(_Open):
@@ -126,6 +147,8 @@ class Scorecard(_Open):
     service_to_experience: ServiceToExperience
     previous: Previous
     detractor_comments: list[DetractorComment] = Field(description="The period's worst-scored comments")
+    trend: list[TrendEntry] = Field(description="Headline metrics of the last 8 periods, oldest first, ending with "
+                                              "this one (values null where n = 0)")
     min_sample: int
     targets: dict[str, dict[str, float | bool] | None]
 
