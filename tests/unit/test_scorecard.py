@@ -106,7 +106,7 @@ def test_touchpoints_list_only_metrics_with_answers_and_carry_label_and_family()
     touchpoints = scorecard(items)["cx"]["touchpoints"]
     # Then each touchpoint lists only its metrics with n > 0, in catalog order, unknown ones last
     assert list(touchpoints) == ["relationship", "support", "old_kiosk"]
-    assert set(touchpoints["relationship"]) == {"nps", "label", "family"}
+    assert set(touchpoints["relationship"]) == {"nps", "response_rate", "label", "family"}
     assert touchpoints["support"]["family"] == "cs" and touchpoints["support"]["label"] == "Support"
     assert touchpoints["old_kiosk"]["family"] is None and touchpoints["old_kiosk"]["ces"]["value"] == 6.0
     # And the retired touchpoint still counts in CX overall
