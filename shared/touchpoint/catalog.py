@@ -46,7 +46,8 @@ class Touchpoint(BaseModel):
     stage: str = Field(min_length=1, max_length=48)
     metric: Metric
     # The contact policy's N for links of this touchpoint; None takes the catalog's, 0 never holds back.
-    contact_days: int | None = Field(default=None, ge=0, le=MAX_CONTACT_DAYS)
+    # Not part of GET /v1/touchpoints (exclude): a policy setting, not what a touchpoint is.
+    contact_days: int | None = Field(default=None, ge=0, le=MAX_CONTACT_DAYS, exclude=True)
 
     @field_validator("id")
     @classmethod

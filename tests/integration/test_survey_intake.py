@@ -12,7 +12,10 @@ from urllib.parse import urlencode
 
 import pytest
 from touchpoint import runtime
+from touchpoint.catalog import load_catalog
 from touchpoint.platform.http import MAX_BODY_BYTES
+from touchpoint.surveys.intake import mint_link
+from touchpoint.surveys.models import LinkRequest
 from touchpoint.surveys.tokens import KeyRing, SurveyClaims, mint_token, verify_token
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -68,8 +71,9 @@ def test_create_link_returns_token_url_and_expiry_on_the_api_domain(client: Any,
     claims = verify_token(keyring, link["token"])
     assert (claims.customer_id, claims.touchpoint, claims.metric, claims.order_id) == (
         "cust-1", "shipping", "csat", "order-77")
-    # And minting writes nothing
+    # And minting writes no feedback record, only the customer's contact item (the contact policy)
     assert aws.item_count() == 0
+    assert [item["customer_id"] for item in aws.contact_items()] == ["cust-1"]
 
 
 def test_create_link_uses_public_base_url_when_set(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,10 +200,12 @@ def test_json_answer_twice_is_201_then_200_with_one_record(client: Any, aws: Any
     assert item["family"] == "cx"
 
 
-def test_two_links_for_the_same_order_are_one_survey(client: Any, aws: Any) -> None:
+def test_two_links_for_the_same_order_are_one_survey(client: Any, aws: Any, keyring: Any) -> None:
     # Given two links minted for the same customer, touchpoint and order (say a reminder email)
+    # (the reminder minted offline, as the contact policy would hold a second mint back)
     first = client.mint(order_id="order-1", ttl_days=10)["token"]
-    second = client.mint(order_id="order-1", ttl_days=20)["token"]
+    second = mint_link(LinkRequest(customer_id="cust-1", touchpoint="shipping", order_id="order-1", ttl_days=20),
+                       load_catalog("ecommerce"), keyring, "https://x.example", datetime.now(UTC)).token
     assert first != second
     # When the customer answers through both
     assert client.survey("POST", first, {"score": 2}).status == 201
