@@ -72,6 +72,10 @@ class AwsAccount:
         (the contact policy's memory; ``contact_items`` shows them)."""
         return len([item for item in self.items() if item.get("type") != "contact"])
 
+    def records(self) -> list[dict[str, Any]]:
+        """The feedback records (``items`` less the contact items)."""
+        return [item for item in self.items() if item.get("type") != "contact"]
+
     def contact_items(self) -> list[dict[str, Any]]:
         return [item for item in self.items() if item.get("type") == "contact"]
 
