@@ -75,7 +75,16 @@ class AwsAccount:
     secretsmanager: Any
 
     def item_count(self) -> int:
-        return self.dynamodb.scan(TableName=self.table_name, Select="COUNT")["Count"]
+        """Items of the table, less the customers' contact items that minting a link writes by design
+        (the contact policy's memory; ``contact_items`` shows them)."""
+        return len([item for item in self.items() if item.get("type") != "contact"])
+
+    def records(self) -> list[dict[str, Any]]:
+        """The feedback records (``items`` less the contact items)."""
+        return [item for item in self.items() if item.get("type") != "contact"]
+
+    def contact_items(self) -> list[dict[str, Any]]:
+        return [item for item in self.items() if item.get("type") == "contact"]
 
     def items(self) -> list[dict[str, Any]]:
         from boto3.dynamodb.types import TypeDeserializer

@@ -32,7 +32,14 @@ from touchpoint.platform.http import (
 )
 from touchpoint.platform.settings import SurveyIntakeSettings
 from touchpoint.surveys import intake as surveys
-from touchpoint.surveys.models import AnswerRecorded, ImportedResponse, ImportResult, LinkCreated, LinkRequest
+from touchpoint.surveys.models import (
+    AnswerRecorded,
+    ImportedResponse,
+    ImportResult,
+    LinkCreated,
+    LinkRequest,
+    LinkThrottled,
+)
 from touchpoint.surveys.pages import render_problem, render_thanks
 
 logger = Logger(service="survey-intake")
@@ -63,7 +70,8 @@ def _base_url() -> str:
 
 def _mint(request: LinkRequest, base_url: str) -> dict[str, Any]:
     # Plain JSON, so the idempotency record stores it as it is.
-    return surveys.mint_link(request, runtime.catalog(), runtime.key_ring(), base_url, _now()).model_dump(mode="json")
+    return surveys.issue_link(request, runtime.catalog(), runtime.key_ring(), runtime.contact_store(), base_url,
+                              _now()).model_dump(mode="json")
 
 
 @lru_cache(maxsize=1)
@@ -77,10 +85,14 @@ def _idempotent_mint() -> Callable[..., dict[str, Any]]:
 
 
 @app.post("/v1/links", summary="Mint a signed survey link", tags=["surveys"],
-          responses=answers({201: (LinkCreated, "The link; a retry of the same body within an hour gets the same")},
-                            [400, 413, 422]))
+          responses=answers({201: (LinkCreated, "The link (the same request again: the same link)"),
+                             200: (LinkThrottled, "The contact policy holds the customer back: no link")},
+                            [400, 409, 413, 422]))
 def create_link(request: Annotated[LinkRequest, Body()]):
-    return json_response(201, LinkCreated.model_validate(_idempotent_mint()(request=request, base_url=_base_url())))
+    issued = _idempotent_mint()(request=request, base_url=_base_url())
+    if issued.get("throttled"):
+        return json_response(200, LinkThrottled.model_validate(issued))
+    return json_response(201, LinkCreated.model_validate(issued))
 
 
 @app.get("/s/<token>", summary="The survey page (never writes)", tags=["surveys"],

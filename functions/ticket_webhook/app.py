@@ -31,13 +31,13 @@ runtime.cold_start(TicketWebhookSettings)
 @app.post("/webhooks/<provider>", summary="Receive a helpdesk webhook (signed per provider)", tags=["tickets"],
           responses=answers({202: (WebhookReceipt, "At least one event was new and is applied"),
                              200: (WebhookReceipt, "Every event was received before (a retry) or none is recorded")},
-                            [400, 401, 413, 422]))
+                            [400, 401, 409, 413, 422]))
 def receive(provider: str):
     event = app.current_event
     receipt = tickets.receive_webhook(
         provider, event.headers, raw_body(event),
         secrets=runtime.webhook_secrets(), catalog=runtime.catalog(), store=runtime.ticket_store(),
-        publisher=runtime.event_publisher(), ring=runtime.key_ring(),
+        publisher=runtime.event_publisher(), ring=runtime.key_ring(), contacts=runtime.contact_store(),
         base_url=request_base_url(event, runtime.settings().public_base_url), now=datetime.now(UTC),
         url_token=event.get_query_string_value("token"),
     )

@@ -28,6 +28,8 @@ from touchpoint.metrics import Metric
 
 PRESETS = ("ecommerce", "restaurant", "retail", "saas")
 DEFAULT_PRESET = "ecommerce"
+DEFAULT_CONTACT_DAYS = 14
+MAX_CONTACT_DAYS = 365
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 
 
@@ -43,6 +45,9 @@ class Touchpoint(BaseModel):
     family: Literal["cx", "cs"]
     stage: str = Field(min_length=1, max_length=48)
     metric: Metric
+    # The contact policy's N for links of this touchpoint; None takes the catalog's, 0 never holds back.
+    # Not part of GET /v1/touchpoints (exclude): a policy setting, not what a touchpoint is.
+    contact_days: int | None = Field(default=None, ge=0, le=MAX_CONTACT_DAYS, exclude=True)
 
     @field_validator("id")
     @classmethod
@@ -54,6 +59,14 @@ class Touchpoint(BaseModel):
     def public(self) -> dict[str, str]:
         return {"id": self.id, "label": self.label, "family": self.family, "stage": self.stage,
                 "metric": self.metric}
+
+
+class ContactPolicy(BaseModel):
+    """At most one survey per customer per ``days`` days, across every touchpoint (docs/reference.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    days: int = Field(default=DEFAULT_CONTACT_DAYS, ge=0, le=MAX_CONTACT_DAYS)
 
 
 class TicketMapping(BaseModel):
@@ -70,6 +83,7 @@ class Catalog(BaseModel):
     brand: str = Field(default="us", min_length=1, max_length=80)
     touchpoints: tuple[Touchpoint, ...] = Field(min_length=1)
     ticket_mapping: TicketMapping
+    contact_policy: ContactPolicy = Field(default_factory=ContactPolicy)
     _by_id: dict[str, Touchpoint] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, __context: object) -> None:
@@ -96,6 +110,10 @@ class Catalog(BaseModel):
     # Lookups -------------------------------------------------------------------------------
     def get(self, touchpoint_id: str) -> Touchpoint | None:
         return self._by_id.get(touchpoint_id)
+
+    def contact_days(self, touchpoint: Touchpoint) -> int:
+        """How many days since the customer's last survey hold back a new link for ``touchpoint``."""
+        return self.contact_policy.days if touchpoint.contact_days is None else touchpoint.contact_days
 
     def touchpoint_for_ticket(self, tags: Iterable[str] = (), category: str | None = None) -> str:
         """The touchpoint of a ticket: its category, then its tags in order, looked up case-blind in

@@ -229,3 +229,15 @@ def retention_metric(current: Mapping[str, int], before: Mapping[str, int]) -> d
     active, retained, returning = (int(current.get(k, 0)) for k in ("active", "retained", "returning"))
     return {"value": ratio(retained, base), "base": base, "retained": retained,
             "returning_share": ratio(returning, active), "active": active, "returning": returning}
+
+
+def response_rate(counters: Mapping[str, int], metrics: tuple[str, ...] = tuple(SCALES)) -> dict[str, Any]:
+    """Response rate of links minted in the period: 100·answered/minted, by the period of minting.
+    ``minted_<metric>`` counts links sent, ``answered_<metric>`` those of them answered (imports are
+    not links), ``held_back_<metric>`` mints the contact policy held back (never sent, not in the rate)."""
+    def total(prefix: str) -> int:
+        return sum(int(counters.get(f"{prefix}_{metric}", 0)) for metric in metrics)
+
+    answered, minted = total("answered"), total("minted")
+    return {"value": ratio(answered, minted), "answered": answered, "minted": minted,
+            "held_back": total("held_back")}

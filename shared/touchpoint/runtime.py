@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # imported lazily below, off the cold-start path of the route
     from touchpoint.rollups.store import RollupStore
     from touchpoint.scorecards.delivery import Delivery
     from touchpoint.scorecards.store import RollupReader, SendOnce
-    from touchpoint.surveys.store import ResponseStore
+    from touchpoint.surveys.store import ContactStore, ResponseStore
     from touchpoint.surveys.tokens import KeyRing
     from touchpoint.tickets.store import TicketStore
 
@@ -75,6 +75,12 @@ def response_store() -> ResponseStore:
     from touchpoint.surveys.store import ResponseStore
 
     return ResponseStore(aws_client("dynamodb"), get_settings().table_name)
+
+
+def contact_store() -> ContactStore:
+    from touchpoint.surveys.store import ContactStore
+
+    return ContactStore(aws_client("dynamodb"), get_settings().table_name)
 
 
 def ticket_store() -> TicketStore:

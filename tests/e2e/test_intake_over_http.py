@@ -181,7 +181,23 @@ def test_a_retried_mint_returns_the_same_link_and_a_different_request_a_new_one(
     # Given a mailer that retries the same request (network blip), When it mints twice
     body = {"customer_id": "cust-retry", "touchpoint": "checkout"}
     first, retry = mint(local_stack, **body), mint(local_stack, **body)
-    other = mint(local_stack, customer_id="cust-retry", touchpoint="packaging")
+    other = mint(local_stack, customer_id="cust-retry-2", touchpoint="packaging")
     # Then the retry gets the very same link (one survey), a different request a new one
     assert retry == first
     assert other["survey_id"] != first["survey_id"]
+
+
+def test_a_second_survey_for_the_customer_within_14_days_is_held_back_over_http(local_stack):
+    # Given a link sent to a customer
+    mint(local_stack, customer_id="cust-held")
+    # When another touchpoint asks for a survey of the same customer
+    reply = local_stack.request("POST", "/v1/links", json_body={"customer_id": "cust-held", "touchpoint": "checkout"},
+                                admin=True)
+    # Then the answer is 200 {throttled, reason, next_allowed_at} with no token
+    assert reply.status == 200
+    assert set(reply.json()) == {"throttled", "reason", "next_allowed_at"} and reply.json()["throttled"] is True
+    # And `touchpoint link --stack` says so in one line, no traceback
+    done = subprocess.run([touchpoint_exe(), "link", "--customer", "cust-held", "--touchpoint", "returns",
+                           "--stack", local_stack.base], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 3 and done.stdout == ""
+    assert done.stderr.startswith("held back: ") and done.stderr.count("\n") == 1

@@ -281,3 +281,35 @@ def test_random_interleavings_and_deliveries_give_the_rollups_of_a_recount(pipel
     pipeline.drain()
     # Then the rollups are exactly those recounted from the raw records
     assert pipeline.drift() == []
+
+
+# Response rate: links minted (contact item steps) and answered ------------------------------------------------
+def test_one_answered_of_four_minted_links_reads_25_percent_exactly_once_with_drift_0(pipeline):
+    from touchpoint.scorecards.compute import build_scorecard
+    from touchpoint.surveys.intake import issue_link, submit_answer
+    from touchpoint.surveys.models import LinkRequest, SurveyAnswer
+    from touchpoint.surveys.store import ContactStore
+    from touchpoint.surveys.tokens import KeyRing
+
+    ring = KeyRing(pipeline.aws.token_keys)
+    contacts = ContactStore(pipeline.aws.dynamodb, pipeline.aws.table_name)
+    # Given 4 customers sent a shipping link on Monday, one link retried, one more mint held back
+    links = [issue_link(LinkRequest(customer_id=f"c{i}", touchpoint="shipping", order_id="o"), CATALOG, ring,
+                        contacts, "https://x.example", T0) for i in range(4)]
+    issue_link(LinkRequest(customer_id="c0", touchpoint="shipping", order_id="o"), CATALOG, ring, contacts,
+               "https://x.example", T0 + timedelta(hours=1))  # the retry: the same link again
+    issue_link(LinkRequest(customer_id="c1", touchpoint="relationship"), CATALOG, ring, contacts,
+               "https://x.example", T0 + timedelta(days=1))  # held back
+    # And one of them answered on Wednesday
+    submit_answer(links[0].token, SurveyAnswer(score=5), CATALOG, ring, pipeline.responses, T0 + timedelta(days=2))
+    # When the stream is delivered twice (a redelivery)
+    records = pipeline.new_records()
+    pipeline.deliver(records)
+    pipeline.deliver(records)
+    pipeline.drain()
+    # Then the week reads 1 of 4, 25 %, with the held-back mint apart
+    card = build_scorecard("2026-W47", pipeline.rollups(), {}, CATALOG)
+    assert card["cx"]["response_rate"] == {"value": 25.0, "answered": 1, "minted": 4, "held_back": 1}
+    assert card["cx"]["touchpoints"]["shipping"]["response_rate"]["value"] == 25.0
+    # And a rebuild finds no drift
+    assert pipeline.drift() == []

@@ -12,7 +12,10 @@ from urllib.parse import urlencode
 
 import pytest
 from touchpoint import runtime
+from touchpoint.catalog import load_catalog
 from touchpoint.platform.http import MAX_BODY_BYTES
+from touchpoint.surveys.intake import mint_link
+from touchpoint.surveys.models import LinkRequest
 from touchpoint.surveys.tokens import KeyRing, SurveyClaims, mint_token, verify_token
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -68,8 +71,9 @@ def test_create_link_returns_token_url_and_expiry_on_the_api_domain(client: Any,
     claims = verify_token(keyring, link["token"])
     assert (claims.customer_id, claims.touchpoint, claims.metric, claims.order_id) == (
         "cust-1", "shipping", "csat", "order-77")
-    # And minting writes nothing
+    # And minting writes no feedback record, only the customer's contact item (the contact policy)
     assert aws.item_count() == 0
+    assert [item["customer_id"] for item in aws.contact_items()] == ["cust-1"]
 
 
 def test_create_link_uses_public_base_url_when_set(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -182,7 +186,7 @@ def test_json_answer_twice_is_201_then_200_with_one_record(client: Any, aws: Any
     assert first.json()["status"] == "created" and second.json()["status"] == "updated"
     assert first.header("content-type").startswith("application/json")
     # And there is exactly one record, holding the second answer and the first submission time
-    items = aws.items()
+    items = aws.records()
     assert len(items) == 1
     item = items[0]
     assert item["score"] == 9
@@ -196,17 +200,19 @@ def test_json_answer_twice_is_201_then_200_with_one_record(client: Any, aws: Any
     assert item["family"] == "cx"
 
 
-def test_two_links_for_the_same_order_are_one_survey(client: Any, aws: Any) -> None:
+def test_two_links_for_the_same_order_are_one_survey(client: Any, aws: Any, keyring: Any) -> None:
     # Given two links minted for the same customer, touchpoint and order (say a reminder email)
+    # (the reminder minted offline, as the contact policy would hold a second mint back)
     first = client.mint(order_id="order-1", ttl_days=10)["token"]
-    second = client.mint(order_id="order-1", ttl_days=20)["token"]
+    second = mint_link(LinkRequest(customer_id="cust-1", touchpoint="shipping", order_id="order-1", ttl_days=20),
+                       load_catalog("ecommerce"), keyring, "https://x.example", datetime.now(UTC)).token
     assert first != second
     # When the customer answers through both
     assert client.survey("POST", first, {"score": 2}).status == 201
     assert client.survey("POST", second, {"score": 5}).status == 200
     # Then it counts once
     assert aws.item_count() == 1
-    assert aws.items()[0]["score"] == 5
+    assert aws.records()[0]["score"] == 5
 
 
 @pytest.mark.parametrize("encoded", [False, True], ids=["plain", "base64"])
@@ -222,7 +228,7 @@ def test_form_answer_gets_an_html_thank_you(client: Any, aws: Any, encoded: bool
     assert "Thank you" in reply.body and "<strong>6</strong>" in reply.body
     assert "Easy enough, thanks!" in reply.body
     # And the answer is stored
-    item = aws.items()[0]
+    item = aws.records()[0]
     assert (item["score"], item["comment"], item["metric"]) == (6, "Easy enough, thanks!", "ces")
     # When the form is posted again with another score
     again = client.survey("POST", token, urlencode({"score": "7", "comment": ""}), headers=FORM, base64=encoded)
@@ -230,7 +236,7 @@ def test_form_answer_gets_an_html_thank_you(client: Any, aws: Any, encoded: bool
     assert again.status == 200
     assert "your answer is updated" in again.body
     assert aws.item_count() == 1
-    assert aws.items()[0]["score"] == 7
+    assert aws.records()[0]["score"] == 7
 
 
 def test_form_with_charset_in_content_type(client: Any, aws: Any) -> None:
@@ -252,7 +258,7 @@ def test_hostile_comment_is_stored_verbatim_and_escaped_in_the_page(client: Any,
     assert "<script>" not in reply.body and "<img" not in reply.body
     assert "&lt;script&gt;alert(" in reply.body and "&amp; friends" in reply.body
     # And the record keeps exactly what the customer wrote
-    assert aws.items()[0]["comment"] == hostile
+    assert aws.records()[0]["comment"] == hostile
 
 
 def test_tampered_token_is_403_and_writes_nothing(client: Any, aws: Any) -> None:
@@ -416,7 +422,7 @@ def test_import_one_object(client: Any, aws: Any) -> None:
     body = reply.json()
     assert body["created"] == 1 and body["duplicates"] == 0
     assert body["results"][0]["status"] == "created"
-    item = aws.items()[0]
+    item = aws.records()[0]
     assert item["survey_id"] == body["results"][0]["survey_id"]
     assert (item["customer_id"], item["touchpoint"], item["family"], item["score"], item["comment"]) == (
         "cust-9", "support", "cs", 4, "Great agent")
@@ -427,7 +433,7 @@ def test_import_a_list(client: Any, aws: Any) -> None:
     reply = client.request("POST", "/v1/responses", batch)
     assert reply.status == 201, reply.body
     assert reply.json()["created"] == 10
-    assert sorted(i["score"] for i in aws.items()) == sorted(1 + i % 5 for i in range(10))
+    assert sorted(i["score"] for i in aws.records()) == sorted(1 + i % 5 for i in range(10))
 
 
 def test_import_same_response_id_twice_is_one_record(client: Any, aws: Any) -> None:
@@ -439,8 +445,8 @@ def test_import_same_response_id_twice_is_one_record(client: Any, aws: Any) -> N
     assert first.status == 201 and second.status == 200
     assert second.json()["duplicates"] == 1 and second.json()["results"][0]["status"] == "duplicate"
     assert aws.item_count() == 1
-    assert aws.items()[0]["score"] == 2
-    assert aws.items()[0]["response_id"] == "zd-123"
+    assert aws.records()[0]["score"] == 2
+    assert aws.records()[0]["response_id"] == "zd-123"
 
 
 def test_import_a_list_with_one_known_response_id(client: Any, aws: Any) -> None:
@@ -459,9 +465,9 @@ def test_import_honours_submitted_at_in_utc(client: Any, aws: Any) -> None:
     ])
     # Then each is stored at the instant given, in UTC
     assert reply.status == 201, reply.body
-    stamps = {i["response_id"]: i["submitted_at"] for i in aws.items()}
+    stamps = {i["response_id"]: i["submitted_at"] for i in aws.records()}
     assert stamps == {"h1": "2025-03-10T04:15:00.000Z", "h2": "2025-12-31T23:59:59.000Z"}
-    assert {i["first_submitted_at"] for i in aws.items()} == set(stamps.values())
+    assert {i["first_submitted_at"] for i in aws.records()} == set(stamps.values())
 
 
 def test_import_list_with_one_out_of_range_item_writes_nothing(client: Any, aws: Any) -> None:
@@ -599,11 +605,11 @@ def test_answering_again_without_a_comment_keeps_it_and_a_new_comment_replaces_i
     # When the customer answers again from an email button, with a score only
     assert client.survey("POST", token, {"score": 3}).status == 200
     # Then the comment is still there, beside the new score
-    (item,) = aws.items()
+    (item,) = aws.records()
     assert (item["score"], item["comment"]) == (3, "Box arrived crushed")
     # When they answer again with a new comment, Then it replaces the old one
     assert client.survey("POST", token, {"score": 4, "comment": "Replacement came fast"}).status == 200
-    (item,) = aws.items()
+    (item,) = aws.records()
     assert (item["score"], item["comment"]) == (4, "Replacement came fast")
 
 

@@ -497,3 +497,24 @@ def test_reopen_then_resolve_publishes_a_second_ticket_solved(client: WebhookCli
         assert_survey_for(event, keyring, "generic", t, "cust-it", solved_at)
     ticket = client.ticket("generic", t).json()
     assert (ticket["status"], ticket["reopens"], ticket["fcr"]) == ("solved", 1, False)
+
+
+def test_the_support_csat_link_is_held_back_when_an_nps_link_went_out_3_days_before(
+        client: WebhookClient, aws: AwsAccount, keyring: KeyRing) -> None:
+    from touchpoint.catalog import load_catalog
+    from touchpoint.surveys.intake import issue_link
+    from touchpoint.surveys.models import LinkRequest
+    from touchpoint.surveys.store import ContactStore
+
+    # Given an NPS link sent to the customer 3 days ago
+    issue_link(LinkRequest(customer_id="cust-it", touchpoint="relationship"), load_catalog("ecommerce"), keyring,
+               ContactStore(aws.dynamodb, aws.table_name), "https://x.example", datetime.now(UTC) - timedelta(days=3))
+    # When their ticket is solved
+    t = "T-held-back"
+    assert client.generic(generic_event(t, "h-1", "created", "2026-11-22T10:00:00Z"),
+                          generic_event(t, "h-2", "solved", "2026-11-22T11:00:00Z")) == 202
+    # Then TicketSolved still goes out, once, with no survey link and the policy's answer instead
+    (event,) = client.solved_for("generic", t)
+    assert event["detail"]["survey"] is None
+    held = event["detail"]["survey_held_back"]
+    assert held["reason"] and held["next_allowed_at"] > datetime.now(UTC).isoformat()[:10]

@@ -240,3 +240,13 @@ def test_text_part_mirrors_the_html(scorecard: dict) -> None:
     assert "low sample" in text and "[On target]" in text
     assert "Email" in text and "74.0 %" in text
     assert not re.search(r"</?(table|tr|td|span|div|p|br)\b", text)  # no markup besides the quoted comments
+
+
+def test_the_email_shows_the_response_rate_in_both_parts(scorecard: dict) -> None:
+    # Given links minted at shipping, one of four answered
+    card = {**scorecard, "cx": {**scorecard["cx"], "response_rate": {"value": 25.0, "answered": 1, "minted": 4,
+                                                                      "held_back": 2}}}
+    # When the email is rendered, Then both parts say 25.0 % with 1 of 4 and the held-back count
+    html, text = render_html(card, "Shop"), render_text(card, "Shop")
+    assert "Response rate" in html and "25.0 %" in html and "1 / 4" in html
+    assert "25.0 %" in text and "1 of 4 answered, 2 held back" in text

@@ -106,7 +106,7 @@ def test_touchpoints_list_only_metrics_with_answers_and_carry_label_and_family()
     touchpoints = scorecard(items)["cx"]["touchpoints"]
     # Then each touchpoint lists only its metrics with n > 0, in catalog order, unknown ones last
     assert list(touchpoints) == ["relationship", "support", "old_kiosk"]
-    assert set(touchpoints["relationship"]) == {"nps", "label", "family"}
+    assert set(touchpoints["relationship"]) == {"nps", "response_rate", "label", "family"}
     assert touchpoints["support"]["family"] == "cs" and touchpoints["support"]["label"] == "Support"
     assert touchpoints["old_kiosk"]["family"] is None and touchpoints["old_kiosk"]["ces"]["value"] == 6.0
     # And the retired touchpoint still counts in CX overall
@@ -441,3 +441,33 @@ def test_counts_and_means_equal_a_direct_recomputation(nps: list[int], csat: lis
     # And the per-touchpoint numbers add up to the overall ones
     for metric in ("nps", "csat", "ces"):
         assert sum(t[metric]["n"] for t in cx["touchpoints"].values() if metric in t) == cx[metric]["n"]
+
+
+# Response rate --------------------------------------------------------------------------------------
+def test_one_answered_of_four_minted_links_reads_25_percent() -> None:
+    # Given 4 shipping links minted on two days of the week, one of them answered, and 2 mints held back
+    items = {
+        tp("2026-11-16", "shipping"): {"minted_csat": 3, "answered_csat": 1, "csat_5": 1, "held_back_csat": 2},
+        tp("2026-11-18", "shipping"): {"minted_csat": 1},
+    }
+    card = scorecard(items)
+    # Then the rate is 25 % overall and at the touchpoint; held-back mints are not in it
+    expected = {"value": 25.0, "answered": 1, "minted": 4, "held_back": 2}
+    assert card["cx"]["response_rate"] == expected
+    assert card["cx"]["touchpoints"]["shipping"]["response_rate"] == expected
+    # And the CSV carries it with n = links minted
+    rows = {(row[2], row[3]): row for row in scorecard_rows(card)}
+    assert rows[("all", "response_rate")][4:6] == ["25.0", "4"]
+    assert rows[("touchpoint:shipping", "response_rate_held_back")][4] == "2"
+
+
+def test_response_rate_is_null_without_links_and_support_csat_counts_cs_csat_links_only() -> None:
+    # Given CSAT links at support (cs), one answered, and NPS links at relationship, none minted elsewhere
+    items = {tp("2026-11-17", "support"): {"minted_csat": 2, "answered_csat": 1, "csat_4": 1},
+             tp("2026-11-17", "relationship"): {"minted_nps": 6}}
+    card = scorecard(items)
+    assert card["cs"]["support_csat"]["response_rate"] == {"value": 50.0, "answered": 1, "minted": 2,
+                                                           "held_back": 0}
+    assert card["cx"]["response_rate"]["minted"] == 8
+    # And a week without links reads null, not 0
+    assert scorecard({})["cx"]["response_rate"]["value"] is None

@@ -83,30 +83,43 @@ def _cmd_dynamodb_local(args: argparse.Namespace) -> int:
     return 0
 
 
+HELD_BACK_EXIT = 3  # the contact policy held the customer back: no link, not an error
+
+
 def _cmd_link(args: argparse.Namespace) -> int:
     from touchpoint.catalog import load_catalog
     from touchpoint.errors import ApiError
     from touchpoint.surveys.intake import mint_link
-    from touchpoint.surveys.models import LinkRequest
+    from touchpoint.surveys.models import LinkCreated, LinkRequest, LinkThrottled
     from touchpoint.surveys.tokens import KeyRing
 
     from .stack import project_root
 
     secrets_path = Path(args.secrets) if args.secrets else project_root() / "infra" / "local" / "secrets.json"
-    keys = json.loads(secrets_path.read_text("utf-8"))["token_keys"]
+    secrets = json.loads(secrets_path.read_text("utf-8"))
     try:
         request = LinkRequest(customer_id=args.customer, touchpoint=args.touchpoint, metric=args.metric,
                               order_id=args.order, ttl_days=args.ttl_days)
-        catalog = load_catalog(args.preset)
-        if args.brand:
-            catalog = catalog.model_copy(update={"brand": args.brand})
-        link = mint_link(request, catalog, KeyRing(keys), args.base_url, datetime.now(UTC))
+        if args.stack:
+            issued = _link_from_stack(args.stack, request, secrets["admin_api_key"])
+        else:
+            catalog = load_catalog(args.preset)
+            if args.brand:
+                catalog = catalog.model_copy(update={"brand": args.brand})
+            issued = mint_link(request, catalog, KeyRing(secrets["token_keys"]), args.base_url, datetime.now(UTC))
     except ValidationError as exc:
         print(f"error: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", file=sys.stderr)
         return 2
     except ApiError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"error: cannot reach the stack at {args.stack}: {exc}", file=sys.stderr)
+        return 2
+    if isinstance(issued, LinkThrottled):
+        print(f"held back: {issued.reason}; next survey allowed from {issued.next_allowed_at}", file=sys.stderr)
+        return HELD_BACK_EXIT
+    link: LinkCreated = issued
     if args.json:
         print(link.model_dump_json(indent=2))
     elif args.html:
@@ -116,6 +129,31 @@ def _cmd_link(args: argparse.Namespace) -> int:
         print(f"expires {link.expires_at} · survey {link.survey_id} · {link.touchpoint} "
               f"({link.metric})", file=sys.stderr)
     return 0
+
+
+def _link_from_stack(stack: str, request: object, admin_key: str) -> object:
+    """POST /v1/links on a running stack (which applies the contact policy); its error body as an ApiError."""
+    import urllib.error
+    import urllib.request
+
+    from touchpoint.errors import ApiError
+    from touchpoint.surveys.models import LinkCreated, LinkRequest, LinkThrottled
+
+    assert isinstance(request, LinkRequest)
+    call = urllib.request.Request(  # noqa: S310 - the user's own stack URL
+        stack.rstrip("/") + "/v1/links", data=request.model_dump_json(exclude_none=True).encode("utf-8"),
+        method="POST", headers={"content-type": "application/json", "x-api-key": admin_key})
+    try:
+        with urllib.request.urlopen(call, timeout=30) as reply:  # noqa: S310
+            body = json.loads(reply.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            error = json.loads(exc.read() or b"{}").get("error") or {}
+        except (ValueError, AttributeError):
+            error = {}
+        raise ApiError(exc.code, str(error.get("code") or "error"), str(error.get("message") or exc.reason),
+                       error.get("field")) from None
+    return LinkThrottled.model_validate(body) if body.get("throttled") else LinkCreated.model_validate(body)
 
 
 def _cmd_rebuild(args: argparse.Namespace) -> int:
@@ -236,6 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("--base-url", default="http://127.0.0.1:3000",
                       help="where the link points (default: the local stack)")
     link.add_argument("--secrets", default=None, help="a secrets.json with token_keys (default: infra/local)")
+    link.add_argument("--stack", default=None, metavar="URL",
+                      help="mint through a running `touchpoint local` (applies the contact policy; exit 3 "
+                           "when it holds the customer back); without it the link is minted offline, unchecked")
     link.add_argument("--json", action="store_true", help="print {token, url, expires_at, email_html, ...}")
     link.add_argument("--html", action="store_true", help="print the one-click rating block to paste into an email")
     link.set_defaults(run=_cmd_link)

@@ -313,11 +313,14 @@ def _drive(stack: Any, steps: list[Step], now: datetime, rng: random.Random, say
 
 
 def _answer_recent_support_links(stack: Any, rng: random.Random) -> int:
-    """Customers answer some of the support CSAT links that TicketSolved carried (recorded now)."""
+    """Customers answer some of the support CSAT links that TicketSolved carried (recorded now); a
+    solve whose customer had a survey in the last 14 days carries no link (the contact policy)."""
     answered = 0
     for event in stack.published_events():
         if event.get("detail-type") != "TicketSolved" or rng.random() > 0.08:
             continue
+        if not event["detail"].get("survey"):
+            continue  # the contact policy held this customer back: no link went out
         path = urlsplit(event["detail"]["survey"]["url"]).path
         status, _ = _call(stack, "GET", path, b"", {})  # the page first, as a browser would
         score = 5 if event["detail"].get("fcr") else rng.randint(1, 4)

@@ -662,3 +662,30 @@ def legacy_v1_token(payload: Any, key: str) -> str:
     mac = hmac.new(key.encode("utf-8"), payload_b64.encode("ascii"), hashlib.sha256).digest()
     return f"{payload_b64}.{b64url(mac)}"
 
+
+
+# The contact policy ----------------------------------------------------------------------------------
+class FakeContactStore:
+    """``surveys.store.ContactStore`` in memory, with its conditional write: ``replace`` refuses when
+    the item moved past the version read. ``race`` (a callable) runs once before the next write, so a
+    test can slip a concurrent mint in between a read and a write."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self.writes = 0
+        self.race: Any = None
+
+    def contact(self, customer_id: str) -> dict[str, Any] | None:
+        found = self.items.get(customer_id)
+        return copy.deepcopy(found) if found else None
+
+    def replace(self, record: dict[str, Any], read_version: int) -> bool:
+        if self.race is not None:
+            race, self.race = self.race, None
+            race()
+        current = self.items.get(record["customer_id"])
+        if int((current or {}).get("version") or 0) != read_version:
+            return False
+        self.writes += 1
+        self.items[record["customer_id"]] = {**copy.deepcopy(record), "type": "contact", "version": read_version + 1}
+        return True

@@ -23,6 +23,7 @@ ERROR_MEANINGS = {
     401: "Bad, stale or missing signature, or no admin credentials",
     403: "Tampered or unknown survey link",
     404: "No such resource",
+    409: "Other writes for the same customer kept racing this one; retry",
     410: "Expired or closed survey link",
     413: "Body over 64 KiB",
     422: "Valid JSON with invalid content (out of range, unknown touchpoint or provider, wrong metric)",

@@ -8,6 +8,7 @@ item                    pk                           sk                         
 survey response         RESP#<survey_id>             RESPONSE                            RESP#<submitted_at>#<id>
 ticket state            TICKET#<provider>#<ticket>   STATE                               TICKET#<provider>#<ticket>
 ticket event            TICKET#<provider>#<ticket>   EVT#<event_id>                      TEVT#<provider>#<ticket>#<evt>
+customer contact        CONTACT#<customer>           CONTACT                             CONTACT
 customer activity       ACT#<sha256(customer)[:32]>  ACTIVITY                            (none: outlives erasure)
 detractor alert         ALERT#<day>                  <score:02>#<submitted_at>#<survey>  ALERT#<survey_id>
 day rollup              ROLLUP#D#<day>               TP#<touchpoint> or CH#<channel>
@@ -33,6 +34,8 @@ TICKET_STATE_SK = "STATE"
 TICKET_EVENT_PREFIX = "EVT#"
 TICKET_EVENT_INDEX_PREFIX = "TEVT#"
 CUSTOMER_PREFIX = "CUST#"
+CONTACT_PREFIX = "CONTACT#"
+CONTACT_SK = "CONTACT"
 ACTIVITY_PREFIX = "ACT#"
 ACTIVITY_SK = "ACTIVITY"
 ALERT_PREFIX = "ALERT#"
@@ -58,6 +61,12 @@ def customer_hash(customer_id: str) -> str:
     # Activity items outlive an erasure by a couple of days (they hold the checkpoints that make the
     # erasure's own REMOVE records exactly-once); a hash keeps the customer id itself out of them.
     return hashlib.sha256(customer_id.encode("utf-8")).hexdigest()[:32]
+
+
+def contact_key(customer_id: str) -> dict[str, str]:
+    """The customer's one contact item (the contact policy's memory), found by erasure through the index."""
+    return {"pk": f"{CONTACT_PREFIX}{customer_id}", "sk": CONTACT_SK,
+            "gsi1pk": customer_partition(customer_id), "gsi1sk": CONTACT_SK}
 
 
 def activity_key(customer_id: str) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from touchpoint.platform.dynamo import plain_value
 
-MEASURED_TYPES = ("response", "ticket")
+MEASURED_TYPES = ("response", "ticket", "contact")  # contact: links minted and held back
 
 
 @dataclass(frozen=True)

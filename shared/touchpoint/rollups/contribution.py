@@ -28,6 +28,10 @@ from touchpoint.platform.table import (
 )
 
 RollupKey = tuple[str, str, str]  # (pk, sk, counter attribute)
+# Counters of events that leave no record behind (a link minted or held back is a step of the
+# customer's contact item, not an item per link): the aggregator counts them, exactly once, from the
+# contact item's changes; a rebuild cannot recount them from raw records (docs/rollups.md).
+EVENT_COUNTER_PREFIXES = ("minted_", "held_back_")
 
 
 def counts_in_metrics(record: Mapping[str, Any]) -> bool:
@@ -59,6 +63,10 @@ def _response(record: Mapping[str, Any], out: Counter[RollupKey], zone: tzinfo) 
     out[(*key, f"{metric}_{score}")] += 1
     if metric == "nps" and record.get("s2e_fcr") is not None:
         out[(*key, f"s2e_{'fcr' if record['s2e_fcr'] else 'nonfcr'}_{score}")] += 1
+    if record.get("source") == "link" and record.get("link_minted_at"):
+        # Response rate: an answered link counts on the day its link was minted, like the mint itself.
+        minted_day = day_of(parse_time(record["link_minted_at"]), zone)
+        out[(day_partition(minted_day), touchpoint_rollup_sk(record["touchpoint"]), f"answered_{metric}")] += 1
 
 
 def _ticket(record: Mapping[str, Any], out: Counter[RollupKey], zone: tzinfo) -> None:
@@ -101,10 +109,32 @@ def activity(record: Mapping[str, Any] | None, zone: tzinfo = UTC) -> Counter[tu
     return out
 
 
+def contact_events(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None,
+                   zone: tzinfo = UTC) -> Counter[RollupKey]:
+    """The links minted and held back by one write of a customer's contact item: each write steps
+    ``mints`` or ``held_back`` by one and names the touchpoint, metric and time of that step. A removal
+    (erasure, TTL) subtracts nothing: these are anonymous counts of what was sent."""
+    out: Counter[RollupKey] = Counter()
+    if not new or new.get("type") != "contact":
+        return out
+    before = old if old and old.get("type") == "contact" else {}
+    minted = int(new.get("mints") or 0) - int(before.get("mints") or 0)
+    if minted > 0:
+        day = day_of(parse_time(new["last_contact_at"]), zone)
+        out[(day_partition(day), touchpoint_rollup_sk(new["touchpoint"]), f"minted_{new['metric']}")] += minted
+    held_back = int(new.get("held_back") or 0) - int(before.get("held_back") or 0)
+    if held_back > 0:
+        day = day_of(parse_time(new["held_back_at"]), zone)
+        out[(day_partition(day), touchpoint_rollup_sk(new["held_back_touchpoint"]),
+             f"held_back_{new['held_back_metric']}")] += held_back
+    return out
+
+
 def delta(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None,
           zone: tzinfo = UTC) -> Counter[RollupKey]:
     change = contribution(new, zone)
     change.subtract(contribution(old, zone))
+    change.update(contact_events(old, new, zone))
     return Counter({k: v for k, v in change.items() if v})
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from touchpoint.periods import days
 from touchpoint.platform.table import activity_key, day_partition, is_rollup_partition, period_partition
 from touchpoint.rollups.contribution import (
+    EVENT_COUNTER_PREFIXES,
     RollupKey,
     activity,
     combine,
@@ -75,7 +76,8 @@ def compare(expected: Mapping[tuple[str, str], Mapping[str, int]],
         if keep is not None and not keep(key):
             continue
         want = expected.get(key, {})
-        have = {k: int(v) for k, v in stored.get(key, {}).items() if k not in NON_COUNTER_ATTRIBUTES}
+        have = {k: int(v) for k, v in stored.get(key, {}).items()
+                if k not in NON_COUNTER_ATTRIBUTES and not k.startswith(EVENT_COUNTER_PREFIXES)}
         for attribute in sorted(set(want) | set(have)):
             if int(want.get(attribute, 0)) != have.get(attribute, 0):
                 drift.append(Drift(key[0], key[1], attribute, have.get(attribute, 0), int(want.get(attribute, 0))))

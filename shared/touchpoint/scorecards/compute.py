@@ -32,6 +32,7 @@ from touchpoint.metrics import (
     csat_from_counts,
     headline_value,
     nps_from_counts,
+    response_rate,
     retention_metric,
     score_counts,
     ticket_metrics,
@@ -166,11 +167,13 @@ def build_scorecard(
         block = _survey_block(counters, targets, min_sample,
                               csat_target="support_csat" if family == "cs" else "csat")
         metrics = {metric: obj for metric, obj in block.items() if obj["n"] > 0}
-        if metrics:
-            touchpoints[touchpoint_id] = {**metrics, "label": known.label if known else touchpoint_id,
-                                          "family": family}
+        rate = response_rate(counters)
+        if metrics or rate["minted"] or rate["held_back"]:
+            touchpoints[touchpoint_id] = {**metrics, "response_rate": rate,
+                                          "label": known.label if known else touchpoint_id, "family": family}
 
     cx = {**_survey_block(all_surveys, targets, min_sample), "touchpoints": touchpoints,
+          "response_rate": response_rate(all_surveys),
           "suspected_bots": sum(counters.get("suspected_bots", 0) for counters in per_touchpoint.values())}
 
     all_tickets: Counter[str] = Counter()
@@ -184,6 +187,7 @@ def build_scorecard(
 
     support_csat = csat_from_counts(score_counts(support_surveys, "csat", "csat"))
     retention = retention_metric(period_items.get(period_id, {}), period_items.get(before_id, {}))
+    support_csat["response_rate"] = response_rate(support_surveys, ("csat",))
     cs = {
         **_ticket_block(all_tickets, targets, min_sample),
         "support_csat": _decorate("support_csat", support_csat, support_csat["n"], targets, min_sample),

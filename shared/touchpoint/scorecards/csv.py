@@ -30,6 +30,7 @@ _CSV_STATISTICS: dict[str, list[tuple[str, str]]] = {
     "frt_seconds": [("_median", "median"), ("_p90", "p90"), ("_mean", "mean")],
     "resolution_seconds": [("_median", "median"), ("_p90", "p90"), ("_mean", "mean")],
     "retention": [("", "value"), ("_returning_share", "returning_share")],
+    "response_rate": [("", "value"), ("_answered", "answered"), ("_minted", "minted"), ("_held_back", "held_back")],
 }
 
 
@@ -54,7 +55,7 @@ def _metric_rows(where: tuple[str, str, str], name: str, kind: str, current: Map
     """Rows of one metric object. ``where`` = (period, section, scope); ``name`` labels the rows and
     ``kind`` says which target applies (a cs touchpoint's ``csat`` is judged as ``support_csat``)."""
     target = (targets.get(kind) or {}).get("value")
-    n = current.get("base") if kind == "retention" else current.get("n")
+    n = {"retention": current.get("base"), "response_rate": current.get("minted")}.get(kind, current.get("n"))
     rows = []
     for index, (suffix, key) in enumerate(_CSV_STATISTICS.get(kind, _VALUE_ONLY)):
         headline = index == 0
@@ -64,6 +65,15 @@ def _metric_rows(where: tuple[str, str, str], name: str, kind: str, current: Map
                      _cell(target) if headline else "", _cell(current.get("status")) if headline else "",
                      _cell(current.get("low_sample")), "", ""])
     return rows
+
+
+def _response_rate_rows(where: tuple[str, str, str], holder: Mapping[str, Any],
+                        earlier_holder: Mapping[str, Any]) -> list[list[str]]:
+    """``response_rate`` (value, n = links minted), then its answered, minted and held-back counts."""
+    if "response_rate" not in holder:
+        return []
+    return _metric_rows(where, "response_rate", "response_rate", holder["response_rate"],
+                        earlier_holder.get("response_rate"), {})
 
 
 def scorecard_rows(scorecard: Mapping[str, Any]) -> list[list[str]]:
@@ -78,6 +88,7 @@ def scorecard_rows(scorecard: Mapping[str, Any]) -> list[list[str]]:
     rows = [list(CSV_COLUMNS)]
     for metric in CX_METRICS:
         rows += _metric_rows((period_id, "cx", "all"), metric, metric, cx[metric], earlier_cx.get(metric), targets)
+    rows += _response_rate_rows((period_id, "cx", "all"), cx, earlier_cx)
     for touchpoint_id, entry in cx["touchpoints"].items():
         before = (earlier_cx.get("touchpoints") or {}).get(touchpoint_id) or {}
         for metric in CX_METRICS:
@@ -85,8 +96,11 @@ def scorecard_rows(scorecard: Mapping[str, Any]) -> list[list[str]]:
                 kind = "support_csat" if metric == "csat" and entry.get("family") == "cs" else metric
                 rows += _metric_rows((period_id, "cx", f"touchpoint:{touchpoint_id}"), metric, kind,
                                      entry[metric], before.get(metric), targets)
+        rows += _response_rate_rows((period_id, "cx", f"touchpoint:{touchpoint_id}"), entry, before)
     for metric in CS_METRICS:
         rows += _metric_rows((period_id, "cs", "all"), metric, metric, cs[metric], earlier_cs.get(metric), targets)
+    rows += _response_rate_rows((period_id, "cs", "support_csat"), cs["support_csat"],
+                                earlier_cs.get("support_csat") or {})
     for channel, entry in cs["channels"].items():
         before = (earlier_cs.get("channels") or {}).get(channel) or {}
         for metric in CHANNEL_METRICS:

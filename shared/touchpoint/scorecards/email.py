@@ -253,6 +253,23 @@ def _local_date(timestamp: str, zone_name: str) -> str:
         return timestamp[:10]
 
 
+def _response_rate_rows(scorecard: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """CX overall, each touchpoint that minted or held back links, then support CSAT."""
+    cx = scorecard["cx"]
+    scopes: list[tuple[str, Mapping[str, Any] | None, bool]] = [("All touchpoints", cx.get("response_rate"), True)]
+    scopes += [(str(entry.get("label") or touchpoint_id), entry.get("response_rate"), False)
+               for touchpoint_id, entry in cx["touchpoints"].items()]
+    scopes.append(("Support CSAT", scorecard["cs"]["support_csat"].get("response_rate"), True))
+    rows = []
+    for scope, rate, overall in scopes:
+        if rate and (overall or rate.get("minted") or rate.get("held_back")):
+            rows.append({"scope": scope, "overall": overall, "value": format_value("percent", rate.get("value")),
+                         "answered": rate.get("answered", 0), "minted": rate.get("minted", 0),
+                         "held_back": rate.get("held_back", 0)})
+    # Nothing minted or held back anywhere: the section says so instead of a table of zeros.
+    return rows if any(row["minted"] or row["held_back"] for row in rows) else []
+
+
 def _comment_rows(scorecard: Mapping[str, Any]) -> list[dict[str, str]]:
     rows = []
     zone_name = str(scorecard["period"].get("timezone") or "UTC")
@@ -290,6 +307,7 @@ def _view(scorecard: Mapping[str, Any], brand: str) -> dict[str, Any]:
         "cx": cx,
         "cs": cs,
         "touchpoints": _touchpoint_rows(scorecard),
+        "response_rates": _response_rate_rows(scorecard),
         "channels": _channel_rows(scorecard),
         "s2e": [after_fcr, after_non_fcr],
         "s2e_gap": "" if gap is None else format_delta("points", gap).replace(" pts", " NPS points"),

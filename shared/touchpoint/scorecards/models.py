@@ -62,18 +62,31 @@ class Retention(Judged):
     returning_share: float | None = Field(description="100·(active now and in any earlier period)/active")
 
 
+class ResponseRate(_Open):
+    value: float | None = Field(description="100·answered/minted over links minted in the period; null when none")
+    answered: int = Field(description="Of the links minted in the period, those answered (imports are not links)")
+    minted: int = Field(description="Survey links minted in the period (a retried identical mint counts once)")
+    held_back: int = Field(description="Mints the contact policy held back: no link was sent, not in the rate")
+
+
+class SupportCsat(Csat):
+    response_rate: ResponseRate = Field(description="CSAT links at cs touchpoints")
+
+
 class TouchpointScores(_Open):
     label: str
     family: Literal["cx", "cs"] | None
     nps: Nps | None = None
     csat: Csat | None = None
     ces: Ces | None = None
+    response_rate: ResponseRate
 
 
 class Cx(_Open):
     nps: Nps
     csat: Csat
     ces: Ces
+    response_rate: ResponseRate = Field(description="Every touchpoint, CX and CS")
     touchpoints: dict[str, TouchpointScores]
     suspected_bots: int = Field(description="Answers kept but left out of every metric")
 
@@ -87,7 +100,7 @@ class ChannelScores(_Open):
 
 
 class Cs(ChannelScores):
-    support_csat: Csat
+    support_csat: SupportCsat
     retention: Retention
     channels: dict[str, ChannelScores]
 

@@ -22,6 +22,7 @@ from touchpoint.metrics import SCALES, SERVICE_LINK_WINDOW, scale_of
 from touchpoint.platform.http import validation_error
 from touchpoint.platform.table import response_index_key, ticket_ref
 from touchpoint.surveys import pages
+from touchpoint.surveys.contact import CONTACT_RETENTION, decide, mint_fingerprint
 from touchpoint.surveys.models import (
     MAX_IMPORT_BATCH,
     AnswerRecorded,
@@ -30,9 +31,13 @@ from touchpoint.surveys.models import (
     ImportResult,
     LinkCreated,
     LinkRequest,
+    LinkThrottled,
     SurveyAnswer,
 )
 from touchpoint.surveys.tokens import KeyRing, SurveyClaims, expiry, mint_token, survey_id_for, verify_token
+
+# Concurrent mints for one customer: each loser reads the winner's contact and decides again.
+MAX_CONTACT_RACES = 5
 
 # A response may be dated a little ahead of our clock (the sender's clock), never further.
 MAX_FUTURE_SKEW = timedelta(minutes=5)
@@ -46,6 +51,11 @@ class ResponseWriter(Protocol):
 
     def solved_tickets(self, customer_id: str) -> list[dict[str, Any]]: ...
 
+
+class ContactKeeper(Protocol):
+    def contact(self, customer_id: str) -> dict[str, Any] | None: ...
+
+    def replace(self, record: dict[str, Any], read_version: int) -> bool: ...
 
 
 
@@ -88,7 +98,53 @@ def check_score(metric: str, score: int, field: str = "score") -> None:
 
 
 # Links -----------------------------------------------------------------------------------------
-def mint_link(request: LinkRequest, catalog: Catalog, ring: KeyRing, base_url: str, now: datetime) -> LinkCreated:
+def issue_link(request: LinkRequest, catalog: Catalog, ring: KeyRing, contacts: ContactKeeper, base_url: str,
+               now: datetime) -> LinkCreated | LinkThrottled:
+    """``POST /v1/links`` and the support CSAT link of ``TicketSolved``: a link unless the contact
+    policy holds the customer back. The same request again (a retry) gets the same link while it is
+    valid. Every outcome is one conditional write of the customer's contact item (none for a retry),
+    which the aggregator turns into the ``minted`` and ``held_back`` counters of the response rate."""
+    touchpoint = _touchpoint(catalog, request.touchpoint)
+    metric = request.metric or touchpoint.metric
+    fingerprint = mint_fingerprint(request.customer_id, touchpoint.id, metric, request.order_id,
+                                   request.properties, request.ttl_days)
+    for _attempt in range(MAX_CONTACT_RACES):
+        contact = contacts.contact(request.customer_id)
+        read_version = int(contact.get("version") or 0) if contact else 0
+        decision = decide(contact, fingerprint, catalog.contact_days(touchpoint), now)
+        if decision.action == "reissue" and contact:
+            return _link_created(catalog, touchpoint, metric, base_url, contact["token"],
+                                 contact["link_expires_at"], contact["survey_id"])
+        if decision.action == "hold_back" and contact and decision.next_allowed_at:
+            throttled = LinkThrottled(reason=decision.reason or "contact policy",
+                                      next_allowed_at=iso(decision.next_allowed_at))
+            held_back = {**contact, "held_back": int(contact.get("held_back") or 0) + 1,
+                         "held_back_at": iso(now), "held_back_touchpoint": touchpoint.id,
+                         "held_back_metric": metric, "held_back_fingerprint": fingerprint,
+                         "held_back_since": contact["last_contact_at"]}
+            if decision.counted_before or contacts.replace(held_back, read_version):
+                return throttled
+            continue
+        link = mint_link(request, catalog, ring, base_url, now, counted=True)
+        minted = {**(contact or {}), "customer_id": request.customer_id, "last_contact_at": iso(now),
+                  "touchpoint": touchpoint.id, "metric": metric, "survey_id": link.survey_id,
+                  "fingerprint": fingerprint, "token": link.token, "link_expires_at": link.expires_at,
+                  "mints": int((contact or {}).get("mints") or 0) + 1,
+                  "held_back": int((contact or {}).get("held_back") or 0),
+                  # DynamoDB TTL: past the longest policy and the link's expiry, nothing needs the item.
+                  "expires_at": int((max(now + CONTACT_RETENTION,
+                                         now + timedelta(days=request.ttl_days))).timestamp())}
+        if contacts.replace(minted, read_version):
+            return link
+    raise ApiError(409, "contact_conflict", "Other links for this customer are being minted right now; retry",
+                   "customer_id")
+
+
+def mint_link(request: LinkRequest, catalog: Catalog, ring: KeyRing, base_url: str, now: datetime, *,
+              counted: bool = False) -> LinkCreated:
+    """A new signed link, with no contact policy and no write (``issue_link`` applies the policy and
+    counts the link: only a ``counted`` link carries its minting time, which makes its answer count
+    as answered for the response rate, so answered never exceeds minted)."""
     touchpoint = _touchpoint(catalog, request.touchpoint)
     metric = request.metric or touchpoint.metric
     claims = SurveyClaims(
@@ -99,11 +155,17 @@ def mint_link(request: LinkRequest, catalog: Catalog, ring: KeyRing, base_url: s
         order_id=request.order_id,
         expires_at=expiry(now, request.ttl_days),
         properties=request.properties,
+        minted_at=now if counted else None,
     )
-    token = mint_token(ring, claims)
+    return _link_created(catalog, touchpoint, metric, base_url, mint_token(ring, claims), iso(claims.expires_at),
+                         claims.survey_id)
+
+
+def _link_created(catalog: Catalog, touchpoint: Touchpoint, metric: str, base_url: str, token: str,
+                  expires_at: str, survey_id: str) -> LinkCreated:
     url = f"{base_url.rstrip('/')}/s/{token}"
     email_html, email_text = pages.render_email_block(catalog.brand, touchpoint, metric, url)
-    return LinkCreated(token=token, url=url, expires_at=iso(claims.expires_at), survey_id=claims.survey_id,
+    return LinkCreated(token=token, url=url, expires_at=expires_at, survey_id=survey_id,
                        touchpoint=touchpoint.id, metric=metric, email_html=email_html, email_text=email_text)
 
 
@@ -169,6 +231,7 @@ def submit_answer(
         order_id=survey.claims.order_id,
         source="link",
         properties=survey.claims.properties,
+        link_minted_at=survey.claims.minted_at,
     )
     if suspicion:
         record["suspected_bot"], record["bot_reason"] = True, suspicion
@@ -249,7 +312,7 @@ def import_responses(
 def response_record(
     *, survey_id: str, customer_id: str, touchpoint: Touchpoint, metric: str, score: int, comment: str | None,
     submitted_at: datetime, order_id: str | None, source: str, properties: dict | None = None,
-    response_id: str | None = None,
+    response_id: str | None = None, link_minted_at: datetime | None = None,
 ) -> dict[str, Any]:
     return {
         "type": "response",
@@ -266,5 +329,7 @@ def response_record(
         "properties": properties or None,
         "response_id": response_id,
         "source": source,
+        # An answered link counts for the response rate of the day its link was minted.
+        "link_minted_at": iso(link_minted_at) if link_minted_at else None,
         **response_index_key(customer_id, iso(submitted_at), survey_id),
     }

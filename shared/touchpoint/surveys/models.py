@@ -146,6 +146,14 @@ class LinkCreated(BaseModel):
     email_text: str = Field(description="The same for the plain-text part of the email")
 
 
+class LinkThrottled(BaseModel):
+    """``POST /v1/links`` 200: the contact policy holds the customer back; no link was minted."""
+
+    throttled: Literal[True] = True
+    reason: str = Field(description="Why, in a sentence: when the customer was last surveyed and the policy's N")
+    next_allowed_at: str = Field(description="ISO 8601 UTC: the first moment a link for this touchpoint is allowed")
+
+
 class AnswerRecorded(BaseModel):
     """``POST /s/{token}`` with JSON: 201 for the first answer, 200 when it replaced an earlier one."""
 

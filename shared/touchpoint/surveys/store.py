@@ -11,6 +11,7 @@ from touchpoint.platform.table import (
     CUSTOMER_INDEX,
     RESPONSE_SK,
     TICKET_PREFIX,
+    contact_key,
     customer_partition,
     key,
     response_key,
@@ -19,7 +20,7 @@ from touchpoint.platform.table import (
 RESPONSE_FIELDS = (
     "type", "survey_id", "customer_id", "touchpoint", "family", "stage", "metric", "score", "submitted_at",
     "source", "gsi1pk", "gsi1sk", "comment", "order_id", "properties", "response_id", "s2e_ticket", "s2e_fcr",
-    "suspected_bot", "bot_reason",
+    "suspected_bot", "bot_reason", "link_minted_at",
 )
 
 
@@ -78,3 +79,30 @@ class ResponseStore:
             ExpressionAttributeValues={":c": {"S": customer_partition(customer_id)}, ":t": {"S": TICKET_PREFIX}},
         )]
         return [t for t in found if t.get("status") in SOLVED_STATUSES and t.get("solved_at")]
+
+
+class ContactStore:
+    """The customer's one contact item (``surveys.contact``): read it, then write the next state of it
+    only if nobody else wrote since, so two concurrent mints for one customer cannot both pass."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def contact(self, customer_id: str) -> dict[str, Any] | None:
+        keys = contact_key(customer_id)
+        item = self._client.get_item(TableName=self._table, Key=key(keys["pk"], keys["sk"]),
+                                     ConsistentRead=True).get("Item")
+        return from_item(item) if item else None
+
+    def replace(self, record: dict[str, Any], read_version: int) -> bool:
+        """Write the contact item if it is still at ``read_version`` (0: absent). False when another
+        mint or hold-back got there first: read again and decide again."""
+        condition = "attribute_not_exists(pk)" if read_version == 0 else "version = :v"
+        extra = {"ExpressionAttributeValues": {":v": {"N": str(read_version)}}} if read_version else {}
+        item = {**record, **contact_key(record["customer_id"]), "type": "contact", "version": read_version + 1}
+        try:
+            self._client.put_item(TableName=self._table, Item=to_item(item), ConditionExpression=condition, **extra)
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True

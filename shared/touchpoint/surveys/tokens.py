@@ -57,6 +57,9 @@ class SurveyClaims:
     expires_at: datetime
     properties: dict[str, Any] | None = None
     key_id: str = ""
+    # When the link was minted: an answer counts for the response rate of the period of minting.
+    # Links minted before response rates were counted do not carry it.
+    minted_at: datetime | None = None
 
 
 class KeyRing:
@@ -138,6 +141,8 @@ def mint_token(ring: KeyRing, claims: SurveyClaims) -> str:
         payload["o"] = claims.order_id
     if claims.properties:
         payload["p"] = claims.properties
+    if claims.minted_at is not None:
+        payload["n"] = int(claims.minted_at.timestamp())
     key_id = ring.active_key_id.encode("utf-8")
     header = bytes([TOKEN_VERSION, len(key_id)]) + key_id
     nonce = secrets.token_bytes(NONCE_BYTES)
@@ -171,6 +176,7 @@ def verify_token(ring: KeyRing, token: str, now: datetime | None = None) -> Surv
             expires_at=datetime.fromtimestamp(int(payload["e"]), tz=UTC),
             properties=_properties(payload.get("p")),
             key_id=key_id,
+            minted_at=None if payload.get("n") is None else datetime.fromtimestamp(int(payload["n"]), tz=UTC),
         )
     except (KeyError, TypeError, ValueError, OverflowError):
         raise _tampered() from None

@@ -1,6 +1,7 @@
 """Helpdesk webhook intake: verify the delivery on its raw body, map it to canonical ticket
 events, store each distinct event once, refold the ticket, and when a ticket is solved publish
-``TicketSolved`` with a support CSAT survey link for that customer and ticket."""
+``TicketSolved`` with a support CSAT survey link for that customer and ticket, unless the contact
+policy holds the customer back (then the event says so and carries no link)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from typing import Any, Protocol
 
 from touchpoint.catalog import Catalog
 from touchpoint.errors import ApiError
-from touchpoint.surveys.intake import mint_link
-from touchpoint.surveys.models import LinkRequest
+from touchpoint.surveys.intake import ContactKeeper, issue_link
+from touchpoint.surveys.models import LinkCreated, LinkRequest
 from touchpoint.surveys.tokens import KeyRing
 from touchpoint.tickets import PROVIDERS, TicketEvent, fold, parse_webhook, verify_signature
 from touchpoint.tickets.adapters import CONTENT_ID_PREFIX
@@ -39,7 +40,8 @@ def check_provider(provider: str) -> None:
 
 def receive_webhook(provider: str, headers: Mapping[str, str], raw_body: bytes, *, secrets: Mapping[str, str],
                     catalog: Catalog, store: TicketStore, publisher: EventPublisher, ring: KeyRing,
-                    base_url: str, now: datetime, url_token: str | None = None) -> WebhookReceipt:
+                    contacts: ContactKeeper, base_url: str, now: datetime,
+                    url_token: str | None = None) -> WebhookReceipt:
     """Verify, map, store each distinct event once, refold the touched tickets and announce their
     solves. ``secrets`` are the webhook secrets ({provider: secret}, plus the opt-in
     ``chatwoot_url_token``); ``url_token`` is the ``token`` of the request's query string."""
@@ -60,7 +62,7 @@ def receive_webhook(provider: str, headers: Mapping[str, str], raw_body: bytes, 
     tickets = []
     for provider_id, ticket_id in touched:
         state = refold(store, provider_id, ticket_id, catalog)
-        publish_solve_once(store, publisher, state, catalog, ring, base_url, now)
+        publish_solve_once(store, publisher, state, catalog, ring, contacts, base_url, now)
         tickets.append(TicketTouched(provider=provider_id, ticket_id=ticket_id, status=state.status))
     return WebhookReceipt(applied=applied, duplicates=duplicates, tickets=tickets)
 
@@ -101,10 +103,12 @@ def refold(store: TicketStore, provider: str, ticket_id: str, catalog: Catalog) 
 
 
 def publish_solve_once(store: TicketStore, publisher: EventPublisher, state: TicketState, catalog: Catalog,
-                       ring: KeyRing, base_url: str, now: datetime) -> bool:
+                       ring: KeyRing, contacts: ContactKeeper, base_url: str, now: datetime) -> bool:
     """Publish ``TicketSolved`` for the ticket's latest solve unless it went out already. Runs on
     every delivery, duplicates included, so a publish that failed is retried by the helpdesk's own
-    redelivery; the marker is written only after EventBridge accepted the event."""
+    redelivery (which gets the same link back: the same mint request); the marker is written only
+    after EventBridge accepted the event. When the contact policy holds the customer back, the event
+    carries ``survey: null`` and ``survey_held_back: {reason, next_allowed_at}``."""
     if not state.is_solved or state.solved_at is None:
         return False
     stored = store.state(state.provider, state.ticket_id) or {}
@@ -113,19 +117,21 @@ def publish_solve_once(store: TicketStore, publisher: EventPublisher, state: Tic
         return False  # a newer fold owns this ticket now, or this solve was announced already
     touchpoint = state.touchpoint if state.touchpoint and catalog.get(state.touchpoint) \
         else catalog.ticket_mapping.default
-    link = mint_link(
+    link = issue_link(
         LinkRequest(customer_id=state.customer_id, touchpoint=touchpoint, metric="csat",
                     order_id=f"ticket:{state.provider}:{state.ticket_id}",
                     properties={"provider": state.provider, "ticket_id": state.ticket_id},
                     ttl_days=SUPPORT_SURVEY_TTL_DAYS),
-        catalog, ring, base_url, now,
+        catalog, ring, contacts, base_url, now,
     )
-    publisher.publish("TicketSolved", {
-        **state.to_public(),
-        "touchpoint": touchpoint,
-        "survey": {"url": link.url, "token": link.token, "expires_at": link.expires_at,
-                   "survey_id": link.survey_id, "metric": "csat"},
-    })
+    survey: dict[str, Any] = {}
+    if isinstance(link, LinkCreated):
+        survey["survey"] = {"url": link.url, "token": link.token, "expires_at": link.expires_at,
+                            "survey_id": link.survey_id, "metric": "csat"}
+    else:
+        survey["survey"] = None
+        survey["survey_held_back"] = {"reason": link.reason, "next_allowed_at": link.next_allowed_at}
+    publisher.publish("TicketSolved", {**state.to_public(), "touchpoint": touchpoint, **survey})
     store.mark_survey_published(state.provider, state.ticket_id, solved_at)
     return True
 
