@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import aggregator_writes, cold_start, common, intake_latency, package_size, scorecard_reads
+from . import aggregator_writes, cold_start, common, demo_scaling, intake_latency, package_size, scorecard_reads
 
 MEASURES: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
     "scorecard": scorecard_reads.measure,
@@ -21,6 +21,7 @@ MEASURES: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
     "intake": intake_latency.measure,
     "cold_start": cold_start.measure,
     "package_size": package_size.measure,
+    "demo_scaling": demo_scaling.measure,
 }
 # The measures that touch DynamoDB, run once per backend; the others do not depend on it.
 PER_BACKEND = ("scorecard", "aggregator", "intake")

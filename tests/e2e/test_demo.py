@@ -26,7 +26,10 @@ def test_demo_writes_the_four_files_from_one_consistent_run(tmp_path):
     attachment = next(message.iter_attachments())
     assert attachment.get_payload(decode=True) == (out / "scorecard.csv").read_bytes()
     rows = list(csv.reader(io.StringIO((out / "scorecard.csv").read_text())))
-    assert rows[0][0] == "period" and all(r[0] == card["period"]["id"] for r in rows[1:])
+    # Every row is of the reported period, except the trend's, which are of the 8 periods it shows
+    assert rows[0][:2] == ["period", "section"]
+    assert all(r[0] == card["period"]["id"] for r in rows[1:] if r[1] != "trend")
+    assert sorted({r[0] for r in rows[1:] if r[1] == "trend"}) == [entry["period"] for entry in card["trend"]]
     # The archived HTML is the email's HTML part, and the period in the subject is the JSON's
     html_part = message.get_body(preferencelist=("html",)).get_content().replace("\r\n", "\n")
     assert html_part.strip() == (out / "scorecard.html").read_text().strip()

@@ -62,7 +62,8 @@ def test_drain_rebuild_scorecard_and_outbox_agree_with_an_independent_recount(lo
     # And the scorecard holds these answers and this ticket on top of whatever else this session wrote
     card = local_stack.request("POST", "/_local/run/scorecard", json_body={"period": PERIOD}).json()
     start, end = bounds(PERIOD)
-    assert card["period"] == {"id": PERIOD, "start": start.isoformat(), "end": end.isoformat()}
+    assert {k: card["period"][k] for k in ("id", "start", "end", "timezone")} == \
+        {"id": PERIOD, "start": start.isoformat(), "end": end.isoformat(), "timezone": "UTC"}
     # ... equal to an independent recount of the raw records by the SPEC §5 formulas
     first_day, last_day = (d.isoformat() for d in bounds(PERIOD))
     items = local_stack.items()

@@ -73,3 +73,11 @@ def test_package_sizes_are_skipped_in_quick_mode_and_the_runner_prints_a_summary
     lines = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
     assert [line["measure"] for line in lines] == ["package_sizes", "summary"]
     assert lines[-1]["pass"] is True and lines[-1]["bars_missed"] == []
+
+
+def test_demo_scaling_runs_two_demos_and_compares_time_per_stream_record():
+    from benchmarks import demo_scaling
+
+    line = _one_line(demo_scaling.measure(True, sizes=((8, 1), (16, 1))), "demo_seconds_per_record")
+    assert line["small"]["stream_records"] > 0 and line["big"]["stream_records"] > line["small"]["stream_records"]
+    assert line["small"]["drift"] == line["big"]["drift"] == 0
