@@ -182,8 +182,10 @@ def aws(monkeypatch: pytest.MonkeyPatch, dynamodb_backend: str,
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         # Every table of the template, so a table added there exists here too.
         names = {"FeedbackTable": TABLE_NAME, "IdempotencyTable": IDEMPOTENCY_TABLE_NAME}
-        for logical_id in template_resources("AWS::DynamoDB::Table"):
-            dynamodb.create_table(**table_request(logical_id, names.get(logical_id, f"touchpoint-test-{logical_id}")))
+        created = [names.get(logical_id, f"touchpoint-test-{logical_id}")
+                   for logical_id in template_resources("AWS::DynamoDB::Table")]
+        for logical_id, name in zip(template_resources("AWS::DynamoDB::Table"), created):
+            dynamodb.create_table(**table_request(logical_id, name))
         secretsmanager = boto3.client("secretsmanager", region_name=REGION)
         secretsmanager.create_secret(Name=TOKEN_SECRET_NAME, SecretString=json.dumps(TOKEN_KEYS))
         try:
@@ -192,7 +194,8 @@ def aws(monkeypatch: pytest.MonkeyPatch, dynamodb_backend: str,
         finally:
             runtime.reset()
             if dynamodb_backend == "local":  # the next test starts from empty tables, as on moto
-                for name in dynamodb.list_tables()["TableNames"]:
+                # Only this fixture's tables: the session's local stacks keep theirs on the same server.
+                for name in created:
                     dynamodb.delete_table(TableName=name)
 
 

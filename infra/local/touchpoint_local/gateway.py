@@ -115,7 +115,10 @@ class Gateway:
             # started with --host 0.0.0.0), it takes the admin key like an admin route.
             if not _is_loopback(source_ip) and not self._admin(headers):
                 return _error(401, "unauthorized", "/_local routes from another host need the header x-api-key")
-            return local(parts.query, headers, body)
+            try:
+                return local(parts.query, headers, body)
+            except Exception as exc:  # an answer, not a dropped connection, so the caller sees what broke
+                return _error(500, "internal_error", f"{method} {path} failed: {type(exc).__name__}: {exc}")
         route, path_parameters, path_exists = self.match(method, path)
         if route is None:
             return _error(405 if path_exists else 404, "not_found", f"No route for {method} {path}")

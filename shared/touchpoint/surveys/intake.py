@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -36,8 +38,12 @@ from touchpoint.surveys.models import (
 )
 from touchpoint.surveys.tokens import KeyRing, SurveyClaims, expiry, mint_token, survey_id_for, verify_token
 
-# Concurrent mints for one customer: each loser reads the winner's contact and decides again.
-MAX_CONTACT_RACES = 5
+# Concurrent mints for one customer: each loser reads the winner's contact and decides again. A
+# writer loses a round only to another writer's success, and each writer succeeds once, so N racers
+# settle within N rounds; the jittered pause spreads the retries (DynamoDB Local and DynamoDB both
+# answer a lost condition at once, so without it the same writers collide again).
+MAX_CONTACT_RACES = 12
+CONTACT_RACE_PAUSE_SECONDS = 0.01
 
 # A response may be dated a little ahead of our clock (the sender's clock), never further.
 MAX_FUTURE_SKEW = timedelta(minutes=5)
@@ -108,7 +114,9 @@ def issue_link(request: LinkRequest, catalog: Catalog, ring: KeyRing, contacts: 
     metric = request.metric or touchpoint.metric
     fingerprint = mint_fingerprint(request.customer_id, touchpoint.id, metric, request.order_id,
                                    request.properties, request.ttl_days)
-    for _attempt in range(MAX_CONTACT_RACES):
+    for attempt in range(MAX_CONTACT_RACES):
+        if attempt:
+            time.sleep(random.uniform(0, CONTACT_RACE_PAUSE_SECONDS * attempt))
         contact = contacts.contact(request.customer_id)
         read_version = int(contact.get("version") or 0) if contact else 0
         decision = decide(contact, fingerprint, catalog.contact_days(touchpoint), now)
