@@ -182,10 +182,10 @@ def aws(monkeypatch: pytest.MonkeyPatch, dynamodb_backend: str,
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         # Every table of the template, so a table added there exists here too.
         names = {"FeedbackTable": TABLE_NAME, "IdempotencyTable": IDEMPOTENCY_TABLE_NAME}
-        created = [names.get(logical_id, f"touchpoint-test-{logical_id}")
-                   for logical_id in template_resources("AWS::DynamoDB::Table")]
-        for logical_id, name in zip(template_resources("AWS::DynamoDB::Table"), created):
-            dynamodb.create_table(**table_request(logical_id, name))
+        created: list[str] = []
+        for logical_id in template_resources("AWS::DynamoDB::Table"):
+            created.append(names.get(logical_id, f"touchpoint-test-{logical_id}"))
+            dynamodb.create_table(**table_request(logical_id, created[-1]))
         secretsmanager = boto3.client("secretsmanager", region_name=REGION)
         secretsmanager.create_secret(Name=TOKEN_SECRET_NAME, SecretString=json.dumps(TOKEN_KEYS))
         try:
