@@ -20,7 +20,7 @@ def one_run(customers: int, weeks: int) -> dict[str, Any]:
     from touchpoint_local.demo import run_demo
 
     with tempfile.TemporaryDirectory() as out:
-        result = run_demo(Path(out), customers=customers, weeks=weeks, say=lambda line: None)
+        result = run_demo(Path(out), customers=customers, weeks=weeks)
     records = result.counts["stream_records"]
     return {"customers": customers, "weeks": weeks, "seconds": round(result.seconds, 2), "stream_records": records,
             "ms_per_record": round(1000 * result.seconds / records, 3) if records else None, "drift": result.drift}

@@ -111,7 +111,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    import tempfile
+
     from touchpoint_local import dynamodb_local
+
+    # The stacks tests start record themselves where `link` and `rebuild` look for a running stack:
+    # keep those records out of the developer's own (and theirs out of the tests).
+    os.environ["TOUCHPOINT_STATE_DIR"] = tempfile.mkdtemp(prefix="touchpoint-test-state-")
 
     chosen = config.getoption("--dynamodb")
     if chosen in ("local", "both") and (dynamodb_local.find_jar() is None or dynamodb_local.find_java() is None):

@@ -165,8 +165,8 @@ def test_unknown_route_is_404_with_the_error_body(local_stack):
 
 def test_touchpoint_link_command_mints_a_link_the_stack_accepts(local_stack):
     done = subprocess.run(
-        [touchpoint_exe(), "link", "--customer", "cust-cli", "--touchpoint", "relationship", "--order", "A-7",
-         "--base-url", local_stack.base], capture_output=True, text=True, timeout=60, check=False,
+        [touchpoint_exe(), "link", "--offline", "--customer", "cust-cli", "--touchpoint", "relationship",
+         "--order", "A-7", "--base-url", local_stack.base], capture_output=True, text=True, timeout=60, check=False,
     )
     assert done.returncode == 0, done.stderr
     url = done.stdout.strip()

@@ -15,7 +15,6 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from email import message_from_bytes, policy
@@ -25,6 +24,8 @@ from urllib.parse import urlsplit
 
 from touchpoint.catalog import Catalog, Touchpoint, load_catalog
 from touchpoint.periods import bounds, last_complete_period, reporting_zone, shift, start_of_day
+
+from .progress import Reporter, Silent
 
 WEEKDAY_WEIGHT = [1.25, 1.15, 1.0, 1.0, 0.95, 0.6, 0.5]  # Monday .. Sunday: orders cluster early in the week
 TOUCHPOINT_MOOD = {  # how a touchpoint tends to land, on top of the customer's own satisfaction
@@ -219,13 +220,14 @@ def _ticket_delivery(step: dict[str, Any], secret: str, now: datetime) -> tuple[
 
 
 def run_demo(out: Path, preset: str = "ecommerce", customers: int = 200, weeks: int = 4, seed: int = 7,
-             say: Callable[[str], None] = print, brand: str | None = None, timezone: str = "UTC",
+             report: Reporter | None = None, brand: str | None = None, timezone: str = "UTC",
              dynamodb: str = "moto") -> DemoResult:
     from touchpoint.rollups.rebuild import rebuild
     from touchpoint.rollups.store import RollupStore
 
     from .stack import LocalStack
 
+    report = report or Silent()
     started = time.perf_counter()
     zone = reporting_zone(timezone)
     now = datetime.now(UTC)
@@ -234,26 +236,30 @@ def run_demo(out: Path, preset: str = "ecommerce", customers: int = 200, weeks: 
     catalog = load_catalog(preset)
     steps = Generator(catalog, customers, first_day, bounds(period)[1], seed, zone).generate()
     steps = [s for s in steps if s.at <= now - timedelta(minutes=1)]
-    say(f"Touchpoint demo · preset {preset} · {customers} customers · {weeks} weeks to {period} ({timezone}) "
-        f"· seed {seed}")
+    report.say(f"Touchpoint demo · preset {preset} · {customers} customers · {weeks} weeks to {period} ({timezone}) "
+               f"· seed {seed}")
     # The template's BrandName and ReportingTimezone, as on AWS.
     parameters = {"ReportingTimezone": timezone, **({"BrandName": brand} if brand else {})}
     # Embedded moto for everything, or DynamoDB Local for DynamoDB (the rest stays embedded).
     stack = LocalStack(port=0, preset=preset, parameters=parameters, pool_size=1, pump_interval=0,
                        embedded=True, dynamodb=dynamodb)
     try:
+        report.phase(f"starting the local stack ({dynamodb})")
         stack.start()
-        counts = _drive(stack, steps, now, random.Random(seed), say)
-        say("  running the scheduled scorecard function ...")
+        counts = _drive(stack, steps, now, random.Random(seed), report)
+        report.phase("running the scheduled scorecard function")
         result = stack.run_schedule({"period": period})
         counts["stream_records"] = sum(p.delivered for p in stack.pumps)
-        report = rebuild(RollupStore(_dynamodb(stack), stack.resources["FeedbackTable"]), zone=zone)
+        report.phase("recounting every rollup from the raw records (rebuild)")
+        recount = rebuild(RollupStore(_dynamodb(stack), stack.resources["FeedbackTable"]), zone=zone)
+        report.phase("writing the files")
         files = _write_files(stack, out, period, result)
+        report.done()
     finally:
         stack.stop()
     scorecard = {k: v for k, v in result.items() if k != "delivery"}
     counts["email_" + result["delivery"]["status"]] = 1
-    return DemoResult(period, scorecard, files, counts, len(report.drift), time.perf_counter() - started)
+    return DemoResult(period, scorecard, files, counts, len(recount.drift), time.perf_counter() - started)
 
 
 def _dynamodb(stack: Any) -> Any:
@@ -272,7 +278,7 @@ def _call(stack: Any, method: str, path: str, body: bytes, headers: dict[str, st
         return status, raw
 
 
-def _drive(stack: Any, steps: list[Step], now: datetime, rng: random.Random, say: Callable[[str], None]) -> dict:
+def _drive(stack: Any, steps: list[Step], now: datetime, rng: random.Random, report: Reporter) -> dict:
     admin = {"x-api-key": stack.secrets["admin_api_key"], "content-type": "application/json"}
     counts = {"responses_imported": 0, "webhook_deliveries": 0, "webhook_retries": 0, "link_answers": 0}
     pending: list[dict[str, Any]] = []
@@ -285,7 +291,9 @@ def _drive(stack: Any, steps: list[Step], now: datetime, rng: random.Random, say
             counts["responses_imported"] += body["created"]
             pending.clear()
 
+    report.phase("sending survey imports and helpdesk webhooks, aggregating as they land", total=len(steps))
     for index, step in enumerate(steps):
+        report.advance()
         if step.kind == "import":
             pending.append({k: v for k, v in step.payload.items() if v is not None})
             if len(pending) == 100:
@@ -304,11 +312,14 @@ def _drive(stack: Any, steps: list[Step], now: datetime, rng: random.Random, say
         if index % 400 == 0:
             stack.drain()
     flush()
+    report.phase("draining the stream through the aggregator")
     stack.drain()
+    report.phase("customers answering support CSAT links")
     counts["link_answers"] = _answer_recent_support_links(stack, rng)
     stack.drain()
-    say(f"  {counts['responses_imported']} survey responses imported, {counts['webhook_deliveries']} webhook "
-        f"deliveries ({counts['webhook_retries']} retries), {counts['link_answers']} survey links answered")
+    report.done()
+    report.say(f"  {counts['responses_imported']} survey responses imported, {counts['webhook_deliveries']} webhook "
+               f"deliveries ({counts['webhook_retries']} retries), {counts['link_answers']} survey links answered")
     return counts
 
 

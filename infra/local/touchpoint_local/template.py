@@ -223,3 +223,32 @@ def read_stack(template_path: Path, overrides: dict[str, str] | None = None, reg
         )
     return StackModel(root=root, parameters=parameters, resources=resources, physical_names=physical,
                       functions=functions)
+
+
+def check_parameter(name: str, value: str, template_path: Path | None = None) -> str | None:
+    """What CloudFormation would say about ``name=value`` for this template's Parameters, or None when
+    it would accept it (AllowedValues, AllowedPattern, Number with MinValue/MaxValue)."""
+    if template_path is None:
+        from .stack import project_root
+
+        template_path = project_root() / "template.yaml"
+    declared: dict[str, Any] = load_template(template_path).get("Parameters") or {}
+    spec = declared.get(name)
+    if spec is None:
+        return f"template.yaml has no parameter {name!r}; it has {', '.join(sorted(declared))}"
+    allowed = spec.get("AllowedValues")
+    if allowed and value not in [str(v) for v in allowed]:
+        return f"{name} must be one of {', '.join(str(v) for v in allowed)}, not {value!r}"
+    pattern = spec.get("AllowedPattern")
+    if pattern and not re.fullmatch(pattern, value):
+        return f"{name} {value!r} does not match {pattern}"
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            return f"{name} must be a number, not {value!r}"
+        if "MinValue" in spec and number < float(spec["MinValue"]):
+            return f"{name} must be at least {spec['MinValue']}, not {value}"
+        if "MaxValue" in spec and number > float(spec["MaxValue"]):
+            return f"{name} must be at most {spec['MaxValue']}, not {value}"
+    return None
