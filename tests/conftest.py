@@ -110,6 +110,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="DynamoDB backend(s) of the integration, e2e and reliability tests (default: both)")
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    paths = [str(a) for a in config.args]
+    whole = any(p.rstrip("/") in ("tests", "tests/e2e", "tests/reliability") or "e2e" in p or "reliability" in p
+                for p in paths)
+    if whole:
+        return ("touchpoint: the end-to-end and reliability layers start local stacks and DynamoDB Local; "
+                "the whole pyramid takes about 15-20 minutes on 2 cores (-n 2)")
+    return "touchpoint: unit + integration (the fast run); `pytest tests -n 2 --dist loadscope` runs everything"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     import tempfile
 
