@@ -20,11 +20,16 @@ class ExpiredIteratorException(Exception):
     pass
 
 
+class TrimmedDataAccessException(Exception):
+    pass
+
+
 @dataclass
 class FakeShard:
     parent: str | None
     records: list[dict[str, Any]] = field(default_factory=list)
     closed: bool = False
+    trimmed: int = 0  # records before this index are past the retention and gone
 
 
 class FakeStreams:
@@ -35,8 +40,10 @@ class FakeStreams:
         self.shards: dict[str, FakeShard] = {}
         self.sequence = 0
         self.generation = 0
-        self.exceptions = type("Exceptions", (), {"ExpiredIteratorException": ExpiredIteratorException})
+        self.exceptions = type("Exceptions", (), {"ExpiredIteratorException": ExpiredIteratorException,
+                                                  "TrimmedDataAccessException": TrimmedDataAccessException})
         self.lock = threading.Lock()
+        self.empty_iterators_go_stale = False  # DynamoDB Local 3.3: see the test of that name
 
     def add_shard(self, shard_id: str, parent: str | None = None) -> None:
         self.shards[shard_id] = FakeShard(parent)
@@ -69,21 +76,26 @@ class FakeStreams:
 
     def get_shard_iterator(self, StreamArn: str, ShardId: str, ShardIteratorType: str,  # noqa: N803
                            SequenceNumber: str | None = None) -> dict[str, Any]:
-        records = self.shards[ShardId].records
-        position = 0 if ShardIteratorType == "TRIM_HORIZON" else \
-            next(i + 1 for i, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] == SequenceNumber)
-        return {"ShardIterator": f"{ShardId}|{position}|{self.generation}"}
+        shard = self.shards[ShardId]
+        position = shard.trimmed if ShardIteratorType == "TRIM_HORIZON" else \
+            next(i + 1 for i, r in enumerate(shard.records) if r["dynamodb"]["SequenceNumber"] == SequenceNumber)
+        if position < shard.trimmed:
+            raise TrimmedDataAccessException(SequenceNumber)
+        return {"ShardIterator": f"{ShardId}|{position}|{self.generation}|{len(shard.records)}"}
 
     def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:  # noqa: N803
-        shard_id, position, generation = ShardIterator.split("|")
+        shard_id, position, generation, written = ShardIterator.split("|")
         if int(generation) != self.generation:
             raise ExpiredIteratorException(ShardIterator)
         shard = self.shards[shard_id]
+        if int(position) < shard.trimmed or \
+                (self.empty_iterators_go_stale and int(written) == 0 and shard.records):
+            raise TrimmedDataAccessException(ShardIterator)
         records = shard.records[int(position):int(position) + Limit]
         after = int(position) + len(records)
         page: dict[str, Any] = {"Records": records}
         if not (shard.closed and after >= len(shard.records)):
-            page["NextShardIterator"] = f"{shard_id}|{after}|{self.generation}"
+            page["NextShardIterator"] = f"{shard_id}|{after}|{self.generation}|{len(shard.records)}"
         return page
 
 
@@ -277,3 +289,38 @@ def test_dynamodb_locals_untagged_empty_maps_reach_the_function_as_dynamodb_send
     # Then the empty map carries its type tag, as a record from DynamoDB does
     assert handed["dynamodb"]["NewImage"] == expected
     assert handed["eventSourceARN"] == ARN
+
+
+def test_an_iterator_kept_from_an_empty_shard_that_dynamodb_local_calls_trimmed_loses_nothing():
+    # Given DynamoDB Local 3.3, which answers TrimmedDataAccessException for an iterator taken while
+    # the shard was empty, once records arrive; and a mapping that polled the empty shard
+    streams = FakeStreams()
+    streams.empty_iterators_go_stale = True
+    streams.add_shard("s1")
+    function = FakeFunction()
+    mapping = pump(streams, function)
+    assert mapping.poll() == 0
+    # When records arrive and the mapping drains
+    for key in ("a", "b", "c"):
+        streams.write("s1", key)
+    delivered = mapping.drain()
+    # Then each record reaches the function once, in order
+    assert delivered == 3 and function.calls == [["a", "b", "c"]]
+
+
+def test_records_past_the_retention_are_skipped_and_the_rest_delivered():
+    # Given a mapping that fell behind: it read a and b, then c and d passed the 24-hour retention
+    streams = FakeStreams()
+    streams.add_shard("s1")
+    function = FakeFunction()
+    mapping = pump(streams, function, batch_size=2)
+    for key in ("a", "b"):
+        streams.write("s1", key)
+    assert mapping.drain() == 2
+    for key in ("c", "d", "e"):
+        streams.write("s1", key)
+    streams.shards["s1"].trimmed = 4
+    # When it reads again
+    mapping.drain()
+    # Then it goes on from the oldest record left, as Lambda's mapping does, instead of failing forever
+    assert function.calls[-1] == ["e"]

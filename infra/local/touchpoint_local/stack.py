@@ -78,6 +78,8 @@ class LocalStack:
         self.aws_endpoint = ""
         self._events: list[dict[str, Any]] = []
         self._events_lock = threading.Lock()
+        self._pump_gate = threading.Lock()  # one background round at a time; pause_pump waits for it
+        self._pump_paused = False
 
     # ---------------------------------------------------------------------------- lifecycle
     def start(self) -> LocalStack:
@@ -162,12 +164,32 @@ class LocalStack:
 
     def _pump_forever(self) -> None:
         while self._server is not None:
-            try:
-                for pump in self.pumps:
-                    pump.poll()  # full batches now, smaller ones once their batching window has passed
-            except Exception as exc:  # keep pumping; the next drain retries from the same place
-                print(f"stream pump: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            with self._pump_gate:
+                if not self._pump_paused:
+                    try:
+                        for pump in self.pumps:
+                            pump.poll()  # full batches now, smaller ones once their batching window has passed
+                    except Exception as exc:  # keep pumping; the next drain retries from the same place
+                        print(f"stream pump: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             time.sleep(self.pump_interval)
+
+    def pause_pump(self, paused: bool) -> dict[str, Any]:
+        """Hold the background pump (after the round under way) or let it go again, so a test can
+        count the table's items with nothing writing behind its back. ``/_local/drain`` still works."""
+        with self._pump_gate:
+            self._pump_paused = paused
+        return {"paused": paused}
+
+    def _pump_route(self, query: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        try:
+            paused = json.loads(body or b"{}").get("paused")
+        except (ValueError, AttributeError):
+            paused = None
+        if not isinstance(paused, bool):
+            error = {"error": {"code": "invalid_request", "message": 'Send {"paused": true} or {"paused": false}',
+                               "field": "paused"}}
+            return 400, {"Content-Type": "application/json"}, json.dumps(error).encode()
+        return 200, {"Content-Type": "application/json"}, json.dumps(self.pause_pump(paused)).encode()
 
     def stop(self) -> None:
         if self._server is not None:
@@ -324,6 +346,7 @@ class LocalStack:
             ("GET", "/_local/info"): lambda query, headers, body: json_reply(self.info()),
             ("GET", "/_local/events"): lambda query, headers, body: json_reply(self.published_events()),
             ("POST", "/_local/drain"): lambda query, headers, body: json_reply({"records": self.drain()}),
+            ("POST", "/_local/pump"): self._pump_route,
             ("GET", "/_local/outbox"): lambda query, headers, body: json_reply(self.outbox()),
             ("POST", "/_local/run/scorecard"): self._run_scorecard_route,
         }

@@ -131,13 +131,24 @@ class StreamPump:
 
     def _read(self, streams: Any, shard: ShardReader) -> None:
         """Read records into ``pending`` until a batch is full or the shard has nothing more now."""
+        trimmed = 0
         while not shard.closed and len(shard.pending) < shard.batch_limit:
-            if shard.iterator is None:
-                shard.iterator = self._iterator(streams, shard)
             try:
+                if shard.iterator is None:
+                    shard.iterator = self._iterator(streams, shard, horizon=trimmed > 1)
                 page = streams.get_records(ShardIterator=shard.iterator, Limit=self.batch_size)
             except streams.exceptions.ExpiredIteratorException:
                 shard.iterator = None  # iterators live 15 minutes; take a new one after the last record read
+                continue
+            except streams.exceptions.TrimmedDataAccessException:
+                # The position is behind the trim horizon: on DynamoDB, records older than 24 hours; on
+                # DynamoDB Local also a kept iterator that was taken while the shard was still empty.
+                # Take a new one after the last record read; when that position is trimmed too, at the
+                # oldest record left (what is older is gone, as for Lambda's mapping).
+                trimmed += 1
+                if trimmed > 3:
+                    raise
+                shard.iterator = None
                 continue
             records = page.get("Records", [])
             shard.iterator = page.get("NextShardIterator")
@@ -151,8 +162,8 @@ class StreamPump:
             else:
                 return
 
-    def _iterator(self, streams: Any, shard: ShardReader) -> str:
-        if shard.last_read is None:
+    def _iterator(self, streams: Any, shard: ShardReader, horizon: bool = False) -> str:
+        if shard.last_read is None or horizon:
             return streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard.shard_id,
                                               ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
         return streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard.shard_id,

@@ -366,6 +366,19 @@ class RunningStack:
 
         return [from_item(item) for item in scan_all(self.dynamodb(), TableName=self.table)]
 
+    @contextmanager
+    def quiet_pump(self) -> Iterator[None]:
+        """Drain the stream, then hold the background pump until the block ends: the table's item
+        count only moves by what the block itself writes."""
+        drained = self.request("POST", "/_local/drain")
+        assert drained.status == 200, drained.text
+        paused = self.request("POST", "/_local/pump", json_body={"paused": True})
+        assert paused.status == 200, paused.text
+        try:
+            yield
+        finally:
+            self.request("POST", "/_local/pump", json_body={"paused": False})
+
     def record_count(self) -> int:
         """How many records the entry points wrote (responses, tickets, ticket events): unlike
         ``item_count`` it does not move while the stream pump writes rollups in the background, so
