@@ -52,7 +52,8 @@ runtime.cold_start(SurveyIntakeSettings)
 def _refused(error: ApiError) -> Response:
     """On a survey link, a browser gets a page it can read (same status); API clients get JSON."""
     if app.current_event.path.startswith("/s/") and wants_html(app.current_event):
-        return html_response(error.status, render_problem(runtime.catalog().brand, error.code))
+        return html_response(error.status, render_problem(runtime.catalog().brand, error.code,
+                                                          _page_locale()))
     return error_response(error)
 
 # A mailer that retries POST /v1/links within the hour gets the very same link back, not a second
@@ -62,6 +63,15 @@ LINK_RETRY_WINDOW_SECONDS = 3600
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _accept_language() -> str | None:
+    return app.current_event.headers.get("accept-language")
+
+
+def _page_locale() -> str:
+    token = app.current_event.path.removeprefix("/s/").split("/")[0]
+    return surveys.page_locale(token, runtime.key_ring(), _accept_language())
 
 
 def _base_url() -> str:
@@ -99,7 +109,7 @@ def create_link(request: Annotated[LinkRequest, Body()]):
          responses=answers({200: (None, "The survey page, in HTML")}, [403, 410], html_errors=True))
 def show_survey(token: str, score: Annotated[str | None, Query()] = None):
     return html_response(200, surveys.survey_page(token, score, runtime.catalog(), runtime.key_ring(), _now(),
-                                                  runtime.response_store()))
+                                                  runtime.response_store(), _accept_language()))
 
 
 @app.post("/s/<token>", summary="Answer a survey (form or JSON)", tags=["surveys"],
@@ -115,7 +125,7 @@ def answer_survey(token: str):
     status = 201 if created else 200
     if is_form:
         return html_response(status, render_thanks(runtime.catalog().brand, answer.score, answer.comment,
-                                                   updated=not created))
+                                                   updated=not created, locale=_page_locale()))
     return json_response(status, surveys.answer_recorded(created, record))
 
 

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from touchpoint.locales import SUPPORTED_LOCALES
 from touchpoint.metrics import Metric
 
 PRESETS = ("ecommerce", "restaurant", "retail", "saas")
@@ -48,6 +49,22 @@ class Touchpoint(BaseModel):
     # The contact policy's N for links of this touchpoint; None takes the catalog's, 0 never holds back.
     # Not part of GET /v1/touchpoints (exclude): a policy setting, not what a touchpoint is.
     contact_days: int | None = Field(default=None, ge=0, le=MAX_CONTACT_DAYS, exclude=True)
+    # The label in other languages, e.g. {de: Versand, fr: Livraison}: what a survey in that language
+    # asks about (``label`` is the English one and the fallback).
+    labels: dict[str, str] = Field(default_factory=dict, exclude=True)
+
+    @field_validator("labels")
+    @classmethod
+    def _known_locales(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(SUPPORTED_LOCALES))
+        if unknown:
+            raise ValueError(f"labels in {', '.join(unknown)}: supported locales are {', '.join(SUPPORTED_LOCALES)}")
+        if any(not 1 <= len(label) <= 80 for label in value.values()):
+            raise ValueError("a label is 1 to 80 characters")
+        return value
+
+    def label_in(self, locale: str) -> str:
+        return self.labels.get(locale) or self.label
 
     @field_validator("id")
     @classmethod

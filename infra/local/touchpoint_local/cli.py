@@ -210,7 +210,7 @@ def _cmd_link(args: argparse.Namespace) -> int:
             print(f"via the local stack at {stack} (--offline to mint without it)", file=sys.stderr)
     try:
         request = LinkRequest(customer_id=args.customer, touchpoint=args.touchpoint, metric=args.metric,
-                              order_id=args.order, ttl_days=args.ttl_days)
+                              order_id=args.order, ttl_days=args.ttl_days, locale=args.locale)
         if stack:
             issued = _link_from_stack(stack, request, secrets.get("admin_api_key", ""))
         else:
@@ -220,7 +220,8 @@ def _cmd_link(args: argparse.Namespace) -> int:
             issued = mint_link(request, catalog, KeyRing(secrets["token_keys"]), args.base_url, datetime.now(UTC))
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise CliError(f"{first['loc'][0] if first['loc'] else 'request'}: {first['msg']}") from None
+        message = str(first['msg']).removeprefix('Value error, ')
+        raise CliError(f"{first['loc'][0] if first['loc'] else 'request'}: {message}") from None
     except ApiError as exc:
         raise CliError(exc.message) from None
     except OSError as exc:
@@ -396,6 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("--metric", choices=["nps", "csat", "ces"], default=None,
                       help="the question to ask (default: the touchpoint's own)")
     link.add_argument("--order", default=None, metavar="ID", help="the order the survey is about (optional)")
+    link.add_argument("--locale", default=None, metavar="LANG",
+                      help="the survey's language: en, de, fr, es, pt, nl or ja (default: the browser's)")
     link.add_argument("--ttl-days", type=_whole(1, 365), default=30, metavar="DAYS",
                       help="days the link stays valid, 1 to 365 (default 30)")
     link.add_argument("--preset", type=_preset_option, default="ecommerce",

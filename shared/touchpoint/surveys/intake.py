@@ -20,6 +20,8 @@ from pydantic import ValidationError
 
 from touchpoint.catalog import Catalog, Touchpoint
 from touchpoint.errors import ApiError, unprocessable
+from touchpoint.locales import DEFAULT_LOCALE
+from touchpoint.locales import choose as choose_locale
 from touchpoint.metrics import SCALES, SERVICE_LINK_WINDOW, scale_of
 from touchpoint.platform.http import validation_error
 from touchpoint.platform.table import response_index_key, ticket_ref
@@ -122,7 +124,7 @@ def issue_link(request: LinkRequest, catalog: Catalog, ring: KeyRing, contacts: 
         decision = decide(contact, fingerprint, catalog.contact_days(touchpoint), now)
         if decision.action == "reissue" and contact:
             return _link_created(catalog, touchpoint, metric, base_url, contact["token"],
-                                 contact["link_expires_at"], contact["survey_id"])
+                                 contact["link_expires_at"], contact["survey_id"], request.locale)
         if decision.action == "hold_back" and contact and decision.next_allowed_at:
             throttled = LinkThrottled(reason=decision.reason or "contact policy",
                                       next_allowed_at=iso(decision.next_allowed_at))
@@ -164,15 +166,17 @@ def mint_link(request: LinkRequest, catalog: Catalog, ring: KeyRing, base_url: s
         expires_at=expiry(now, request.ttl_days),
         properties=request.properties,
         minted_at=now if counted else None,
+        locale=request.locale,
     )
     return _link_created(catalog, touchpoint, metric, base_url, mint_token(ring, claims), iso(claims.expires_at),
-                         claims.survey_id)
+                         claims.survey_id, request.locale)
 
 
 def _link_created(catalog: Catalog, touchpoint: Touchpoint, metric: str, base_url: str, token: str,
-                  expires_at: str, survey_id: str) -> LinkCreated:
+                  expires_at: str, survey_id: str, locale: str | None = None) -> LinkCreated:
     url = f"{base_url.rstrip('/')}/s/{token}"
-    email_html, email_text = pages.render_email_block(catalog.brand, touchpoint, metric, url)
+    email_html, email_text = pages.render_email_block(catalog.brand, touchpoint, metric, url,
+                                                      locale or DEFAULT_LOCALE)
     return LinkCreated(token=token, url=url, expires_at=expires_at, survey_id=survey_id,
                        touchpoint=touchpoint.id, metric=metric, email_html=email_html, email_text=email_text)
 
@@ -197,11 +201,23 @@ class AnswerReader(Protocol):
     def answer(self, survey_id: str) -> dict[str, Any] | None: ...
 
 
+def page_locale(token: str, ring: KeyRing, accept_language: str | None) -> str:
+    """The language of a page about this link: the link's own, else the browser's, else English
+    (a link that does not open, e.g. tampered, leaves it to the browser)."""
+    try:
+        # Authenticated, but read as of its minting era: an expired link still names its language.
+        link_locale = verify_token(ring, token, EARLIEST_SUBMISSION).locale
+    except ApiError:
+        link_locale = None
+    return choose_locale(link_locale, accept_language)
+
+
 def survey_page(token: str, preselect: str | None, catalog: Catalog, ring: KeyRing, now: datetime,
-                answers: AnswerReader | None = None) -> str:
+                answers: AnswerReader | None = None, accept_language: str | None = None) -> str:
     """The HTML page for a link. Writes nothing (link scanners may fetch it). A link answered before
     opens on that answer, comment included, so answering again changes it instead of starting over;
-    ``?score=N`` (a one-click email button) still picks the score."""
+    ``?score=N`` (a one-click email button) still picks the score. In the link's language, else the
+    browser's (``Accept-Language``), else English."""
     survey = open_survey(token, catalog, ring, now)
     earlier = answers.answer(survey.claims.survey_id) if answers is not None else None
     selected: int | None = None
@@ -214,7 +230,8 @@ def survey_page(token: str, preselect: str | None, catalog: Catalog, ring: KeyRi
     from touchpoint.surveys.bots import render_stamp
 
     return pages.render_survey(catalog.brand, survey.touchpoint, survey.claims.metric, token, selected,
-                               render_stamp(ring, token, now), earlier=earlier)
+                               render_stamp(ring, token, now), earlier=earlier,
+                               locale=choose_locale(survey.claims.locale, accept_language))
 
 
 def submit_answer(

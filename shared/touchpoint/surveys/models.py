@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
+from touchpoint.locales import SUPPORTED_LOCALES, supported
 from touchpoint.metrics import Metric
 
 MAX_COMMENT_CHARS = 2000
@@ -77,6 +78,19 @@ class LinkRequest(BaseModel):
     order_id: ShortIdentifier | None = None
     properties: Properties = None
     ttl_days: int = Field(default=30, ge=1, le=365)
+    locale: str | None = Field(default=None, description=(
+        "The language of the survey page and the email block: en, de, fr, es, pt, nl or ja (de-AT and de_AT "
+        "read as de). Without it the page follows the browser's Accept-Language, else English."))
+
+    @field_validator("locale")
+    @classmethod
+    def _supported_locale(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        locale = supported(value)
+        if locale is None:
+            raise ValueError(f"unsupported locale; use one of {', '.join(SUPPORTED_LOCALES)}")
+        return locale
 
     @field_validator("properties")
     @classmethod

@@ -60,6 +60,8 @@ class SurveyClaims:
     # When the link was minted: an answer counts for the response rate of the period of minting.
     # Links minted before response rates were counted do not carry it.
     minted_at: datetime | None = None
+    # The language the link was minted for (None: the browser's Accept-Language decides).
+    locale: str | None = None
 
 
 class KeyRing:
@@ -143,6 +145,8 @@ def mint_token(ring: KeyRing, claims: SurveyClaims) -> str:
         payload["p"] = claims.properties
     if claims.minted_at is not None:
         payload["n"] = int(claims.minted_at.timestamp())
+    if claims.locale is not None:
+        payload["l"] = claims.locale
     key_id = ring.active_key_id.encode("utf-8")
     header = bytes([TOKEN_VERSION, len(key_id)]) + key_id
     nonce = secrets.token_bytes(NONCE_BYTES)
@@ -177,6 +181,7 @@ def verify_token(ring: KeyRing, token: str, now: datetime | None = None) -> Surv
             properties=_properties(payload.get("p")),
             key_id=key_id,
             minted_at=None if payload.get("n") is None else datetime.fromtimestamp(int(payload["n"]), tz=UTC),
+            locale=None if payload.get("l") is None else _text(payload["l"]),
         )
     except (KeyError, TypeError, ValueError, OverflowError):
         raise _tampered() from None
