@@ -28,6 +28,8 @@ IDEMPOTENCY_TABLE_NAME = "touchpoint-test-IdempotencyTable"
 TOKEN_SECRET_NAME = "touchpoint-test/TokenKeysSecret"
 # The last key listed signs (template.yaml, TokenKeysSecret).
 TOKEN_KEYS = {"k-old": "old-token-key-0123456789abcdef", "k-new": "new-token-key-fedcba9876543210"}
+PSEUDONYM_SECRET_NAME = "touchpoint-test/PseudonymKeySecret"
+PSEUDONYM_KEY = "test-pseudonym-key-0123456789abcdef"
 
 _FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -37,7 +39,8 @@ _FAKE_AWS_ENV = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
 }
-_FUNCTION_ENV = ("TABLE_NAME", "TOKEN_KEYS_SECRET", "TOUCHPOINT_CATALOG", "TOUCHPOINT_BRAND", "PUBLIC_BASE_URL",
+_FUNCTION_ENV = ("TABLE_NAME", "TOKEN_KEYS_SECRET", "PSEUDONYM_KEY_SECRET", "TOUCHPOINT_CATALOG", "TOUCHPOINT_BRAND",
+                 "PUBLIC_BASE_URL",
                  "STAGE", "IDEMPOTENCY_TABLE_NAME", "WEBHOOK_SECRETS_SECRET", "SECRETS_MAX_AGE_SECONDS",
                  "EVENT_BUS_NAME", "REPORTING_TIMEZONE")
 
@@ -185,6 +188,8 @@ def aws(monkeypatch: pytest.MonkeyPatch, dynamodb_backend: str,
     monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
     monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", IDEMPOTENCY_TABLE_NAME)
     monkeypatch.setenv("TOKEN_KEYS_SECRET", TOKEN_SECRET_NAME)
+    monkeypatch.setenv("PSEUDONYM_KEY_SECRET", PSEUDONYM_SECRET_NAME)
+    monkeypatch.setenv("EVENT_BUS_NAME", "default")  # CustomerErased; the ticket webhook tests tap their own bus
     monkeypatch.setenv("TOUCHPOINT_CATALOG", "ecommerce")
     monkeypatch.setenv("PUBLIC_BASE_URL", "")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "survey-intake")
@@ -204,6 +209,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, dynamodb_backend: str,
             dynamodb.create_table(**table_request(logical_id, created[-1]))
         secretsmanager = boto3.client("secretsmanager", region_name=REGION)
         secretsmanager.create_secret(Name=TOKEN_SECRET_NAME, SecretString=json.dumps(TOKEN_KEYS))
+        secretsmanager.create_secret(Name=PSEUDONYM_SECRET_NAME, SecretString=json.dumps({"key": PSEUDONYM_KEY}))
         try:
             yield AwsAccount(TABLE_NAME, IDEMPOTENCY_TABLE_NAME, TOKEN_SECRET_NAME, dict(TOKEN_KEYS),
                              dynamodb, secretsmanager)

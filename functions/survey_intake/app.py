@@ -16,7 +16,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from touchpoint import runtime
 from touchpoint.catalog import Touchpoint
 from touchpoint.customers.erasure import erase_customer as erase
-from touchpoint.customers.models import ErasureResult
+from touchpoint.customers.erasure import release_customer as release
+from touchpoint.customers.models import ErasureResult, SuppressionReleased
 from touchpoint.errors import ApiError
 from touchpoint.platform.http import (
     answers,
@@ -81,7 +82,7 @@ def _base_url() -> str:
 def _mint(request: LinkRequest, base_url: str) -> dict[str, Any]:
     # Plain JSON, so the idempotency record stores it as it is.
     return surveys.issue_link(request, runtime.catalog(), runtime.key_ring(), runtime.contact_store(), base_url,
-                              _now()).model_dump(mode="json")
+                              _now(), runtime.suppression_store()).model_dump(mode="json")
 
 
 @lru_cache(maxsize=1)
@@ -120,7 +121,8 @@ def answer_survey(token: str):
     event = app.current_event
     is_form, answer = surveys.read_answer(event.headers.get("content-type") or "", text_body(event))
     created, record = surveys.submit_answer(
-        token, answer, runtime.catalog(), runtime.key_ring(), runtime.response_store(), _now(), is_form=is_form
+        token, answer, runtime.catalog(), runtime.key_ring(), runtime.response_store(), _now(), is_form=is_form,
+        suppressions=runtime.suppression_store(),
     )
     status = 201 if created else 200
     if is_form:
@@ -136,14 +138,22 @@ def answer_survey(token: str):
 def import_responses(body: Annotated[ImportedResponse | list[ImportedResponse], Body()]):
     # A plain list (not an Annotated one) so Powertools keeps a JSON array whole; size is checked by the domain.
     result = surveys.import_responses(body if isinstance(body, list) else [body], runtime.catalog(),
-                                      runtime.response_store(), _now())
+                                      runtime.response_store(), _now(), runtime.suppression_store())
     return json_response(201 if result.created else 200, result)
 
 
 @app.delete("/v1/customers/<customer_id>", summary="Erase every record of a customer", tags=["customers"],
-            responses=answers({200: (ErasureResult, "Erased (rollups follow through the stream) or nothing found")}))
+            responses=answers({200: (ErasureResult, "Erased (rollups follow through the stream) or nothing found; "
+                                                    "either way the id is suppressed from now on")}))
 def erase_customer(customer_id: str):
-    return json_response(200, erase(runtime.customer_store(), path_value(customer_id)))
+    return json_response(200, erase(runtime.customer_store(), runtime.suppression_store(), runtime.event_publisher(),
+                                    path_value(customer_id), _now()))
+
+
+@app.delete("/v1/customers/<customer_id>/suppression", summary="Let an erased customer be surveyed again",
+            tags=["customers"], responses=answers({200: (SuppressionReleased, "Released, or was not suppressed")}))
+def release_customer(customer_id: str):
+    return json_response(200, release(runtime.suppression_store(), path_value(customer_id)))
 
 
 @app.get("/v1/touchpoints", summary="The active touchpoint catalog", tags=["catalog"],

@@ -39,7 +39,7 @@ def receive(provider: str):
         secrets=runtime.webhook_secrets(), catalog=runtime.catalog(), store=runtime.ticket_store(),
         publisher=runtime.event_publisher(), ring=runtime.key_ring(), contacts=runtime.contact_store(),
         base_url=request_base_url(event, runtime.settings().public_base_url), now=datetime.now(UTC),
-        url_token=event.get_query_string_value("token"),
+        url_token=event.get_query_string_value("token"), suppressions=runtime.suppression_store(),
     )
     logger.info("webhook", extra={"provider": provider, "applied": receipt.applied,
                                   "duplicates": receipt.duplicates})

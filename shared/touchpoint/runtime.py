@@ -14,7 +14,7 @@ from touchpoint.platform.settings import Settings, get_settings, validate_enviro
 if TYPE_CHECKING:  # imported lazily below, off the cold-start path of the routes that do not need them
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    from touchpoint.customers.store import CustomerStore
+    from touchpoint.customers.store import CustomerStore, SuppressionStore
     from touchpoint.metrics import Targets
     from touchpoint.platform.events import EventBridgePublisher
     from touchpoint.rollups.aggregator import Aggregator
@@ -93,6 +93,16 @@ def customer_store() -> CustomerStore:
     from touchpoint.customers.store import CustomerStore
 
     return CustomerStore(aws_client("dynamodb"), get_settings().table_name)
+
+
+def suppression_store() -> SuppressionStore:
+    """The suppression list of erased customers (its pseudonym key from Secrets Manager, cached)."""
+    from touchpoint.customers.store import SuppressionStore
+    from touchpoint.platform.pseudonyms import Pseudonyms
+    from touchpoint.platform.secrets import pseudonym_key
+
+    settings = get_settings()
+    return SuppressionStore(aws_client("dynamodb"), settings.table_name, Pseudonyms(pseudonym_key(settings)))
 
 
 def rollup_store() -> RollupStore:

@@ -196,9 +196,15 @@ def test_erasure_leaves_the_rollups_of_a_dataset_that_never_had_the_customer(pip
                                              and item.get("customer_id") != "bob"])
     # When bob is erased and the stream is drained (twice, as a retry would)
     from touchpoint.customers.erasure import erase_customer
-    from touchpoint.customers.store import CustomerStore
+    from touchpoint.customers.store import CustomerStore, SuppressionStore
+    from touchpoint.platform.pseudonyms import Pseudonyms
 
-    assert erase_customer(CustomerStore(pipeline.aws.dynamodb, pipeline.aws.table_name), "bob").deleted_records > 0
+    dynamodb, table = pipeline.aws.dynamodb, pipeline.aws.table_name
+    suppressions = SuppressionStore(dynamodb, table, Pseudonyms(b"a-test-pseudonym-key"))
+    told: list[tuple[str, dict[str, Any]]] = []
+    publisher = type("Told", (), {"publish": lambda _self, kind, detail: told.append((kind, detail))})()
+    erased = erase_customer(CustomerStore(dynamodb, table), suppressions, publisher, "bob", datetime.now(UTC))
+    assert erased.deleted_records > 0 and told[0][0] == "CustomerErased"
     records = pipeline.new_records()
     pipeline.deliver(records)
     pipeline.deliver(records)
@@ -248,11 +254,11 @@ KINDS = ["created", "agent_replied", "customer_replied", "solved", "reopened", "
 @given(ops=operations, seed=st.integers(0, 10_000))
 def test_random_interleavings_and_deliveries_give_the_rollups_of_a_recount(pipeline, ops, seed):
     # Given a fresh table for this example
-    from touchpoint.customers.erasure import erase_customer
     from touchpoint.customers.store import CustomerStore
 
+    customers = CustomerStore(pipeline.aws.dynamodb, pipeline.aws.table_name)
     for customer in ("c0", "c1", "c2", "c3"):
-        erase_customer(CustomerStore(pipeline.aws.dynamodb, pipeline.aws.table_name), customer)
+        customers.delete(customers.keys_of(customer))
     pipeline.drain()
     rng = random.Random(seed)
     # When random inserts, updates and deletes of answers and ticket events happen...

@@ -14,12 +14,14 @@ from touchpoint.platform.settings import (
 )
 
 COMPLETE = {
-    "TABLE_NAME": "t", "TOKEN_KEYS_SECRET": "k", "IDEMPOTENCY_TABLE_NAME": "i",
+    "TABLE_NAME": "t", "TOKEN_KEYS_SECRET": "k", "PSEUDONYM_KEY_SECRET": "p", "IDEMPOTENCY_TABLE_NAME": "i",
     "WEBHOOK_SECRETS_SECRET": "w", "EVENT_BUS_NAME": "b",
 }
 NEEDS = {
-    SurveyIntakeSettings: {"TABLE_NAME", "TOKEN_KEYS_SECRET", "IDEMPOTENCY_TABLE_NAME"},
-    TicketWebhookSettings: {"TABLE_NAME", "TOKEN_KEYS_SECRET", "WEBHOOK_SECRETS_SECRET", "EVENT_BUS_NAME"},
+    SurveyIntakeSettings: {"TABLE_NAME", "TOKEN_KEYS_SECRET", "PSEUDONYM_KEY_SECRET", "IDEMPOTENCY_TABLE_NAME",
+                           "EVENT_BUS_NAME"},
+    TicketWebhookSettings: {"TABLE_NAME", "TOKEN_KEYS_SECRET", "PSEUDONYM_KEY_SECRET", "WEBHOOK_SECRETS_SECRET",
+                            "EVENT_BUS_NAME"},
     AggregatorSettings: {"TABLE_NAME", "EVENT_BUS_NAME"},
     ScorecardSettings: {"TABLE_NAME"},
 }

@@ -16,8 +16,9 @@ from .template import read_stack
 IAM_REFUSAL = {"description": "IAM refused the request (on AWS; API Gateway's own body)",
                "content": {"application/json": {"schema": {"type": "object",
                                                             "properties": {"message": {"type": "string"}}}}}}
-PLACEHOLDER_ENV = {"TABLE_NAME": "openapi", "TOKEN_KEYS_SECRET": "openapi", "WEBHOOK_SECRETS_SECRET": "openapi",
-                   "EVENT_BUS_NAME": "openapi", "IDEMPOTENCY_TABLE_NAME": "openapi"}
+PLACEHOLDER_ENV = {"TABLE_NAME": "openapi", "TOKEN_KEYS_SECRET": "openapi", "PSEUDONYM_KEY_SECRET": "openapi",
+                   "WEBHOOK_SECRETS_SECRET": "openapi", "EVENT_BUS_NAME": "openapi",
+                   "IDEMPOTENCY_TABLE_NAME": "openapi"}
 
 
 def build_openapi(root: Path) -> dict[str, Any]:

@@ -14,3 +14,14 @@ class ErasureResult(BaseModel):
     status: Literal["erased", "nothing_found"] = Field(
         description="nothing_found: no record carries this id (check its spelling and encoding)")
     deleted_records: int = Field(description="Responses, ticket states and events, alerts (0 when none were left)")
+    suppressed: bool = Field(default=True, description=(
+        "The id is on the suppression list: later answers, imports and helpdesk events of this customer are "
+        "dropped, and no survey link is minted for them, until DELETE /v1/customers/{customer_id}/suppression"))
+    erased_at: str | None = Field(default=None, description="When the erasure ran (UTC)")
+
+
+class SuppressionReleased(BaseModel):
+    """``DELETE /v1/customers/{customer_id}/suppression``: the customer may be surveyed again."""
+
+    customer_id: str
+    status: Literal["released", "not_suppressed"]

@@ -1,13 +1,16 @@
 """The customers' DynamoDB adapter: every item of one customer, found through the ByCustomer index,
-and deleted in batches."""
+and deleted in batches; and the suppression list of erased customers, named by keyed pseudonyms."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from touchpoint.platform.dynamo import query_all
-from touchpoint.platform.table import CUSTOMER_INDEX, customer_partition
+from touchpoint.platform.dynamo import query_all, to_item
+from touchpoint.platform.pseudonyms import Pseudonyms
+from touchpoint.platform.table import CUSTOMER_INDEX, customer_partition, suppression_key
+
+BATCH_GET_LIMIT = 100
 
 BATCH_WRITE_LIMIT = 25
 MAX_UNPROCESSED_RETRIES = 10
@@ -36,3 +39,46 @@ class CustomerStore:
                 pending = unprocessed
             else:
                 raise RuntimeError("DynamoDB kept deletes unprocessed; the erasure can be retried safely")
+
+
+class SuppressionStore:
+    """One small item per erased customer, ``SUPPRESSED#<pseudonym>``: the erasure date and how many
+    records were erased, never the id. Checked with one GetItem (a batch: one BatchGetItem per 100)."""
+
+    def __init__(self, client: Any, table_name: str, pseudonyms: Pseudonyms) -> None:
+        self._client = client
+        self._table = table_name
+        self._pseudonyms = pseudonyms
+
+    def is_suppressed(self, customer_id: str) -> bool:
+        reply = self._client.get_item(TableName=self._table, Key=suppression_key(self._pseudonyms.of(customer_id)),
+                                      ProjectionExpression="pk", ConsistentRead=True)
+        return "Item" in reply
+
+    def suppressed_among(self, customer_ids: Iterable[str]) -> set[str]:
+        by_key = {self._pseudonyms.of(c): c for c in set(customer_ids)}
+        found: set[str] = set()
+        names = list(by_key)
+        for start in range(0, len(names), BATCH_GET_LIMIT):
+            pending: dict[str, Any] = {self._table: {
+                "Keys": [suppression_key(n) for n in names[start:start + BATCH_GET_LIMIT]],
+                "ProjectionExpression": "pk", "ConsistentRead": True}}
+            for _attempt in range(MAX_UNPROCESSED_RETRIES):
+                reply = self._client.batch_get_item(RequestItems=pending)
+                for item in reply.get("Responses", {}).get(self._table, []):
+                    found.add(by_key[item["pk"]["S"].split("#", 1)[1]])
+                pending = reply.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+        return found
+
+    def suppress(self, customer_id: str, erased_at: str, records: int) -> None:
+        item = {**{k: v["S"] for k, v in suppression_key(self._pseudonyms.of(customer_id)).items()},
+                "type": "suppression", "erased_at": erased_at, "erased_records": records}
+        self._client.put_item(TableName=self._table, Item=to_item(item))
+
+    def release(self, customer_id: str) -> bool:
+        """Take the customer off the list (they came back of their own will); False when not on it."""
+        reply = self._client.delete_item(TableName=self._table, Key=suppression_key(self._pseudonyms.of(customer_id)),
+                                         ReturnValues="ALL_OLD")
+        return "Attributes" in reply

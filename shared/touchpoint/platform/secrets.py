@@ -29,3 +29,13 @@ def webhook_secrets(settings: Settings) -> dict[str, str]:
     secrets = _json_object(settings.webhook_secrets_secret, "WEBHOOK_SECRETS_SECRET",
                            "webhook secrets {provider: secret}", settings)
     return {str(k): str(v) for k, v in secrets.items() if isinstance(v, str)}
+
+
+def pseudonym_key(settings: Settings) -> bytes:
+    """The key of the keyed hash that names erased customers (touchpoint.platform.pseudonyms)."""
+    secret = _json_object(settings.pseudonym_key_secret, "PSEUDONYM_KEY_SECRET", "the pseudonym key {key: ...}",
+                          settings)
+    key = secret.get("key")
+    if not isinstance(key, str) or len(key) < 16:
+        raise RuntimeError("the secret of PSEUDONYM_KEY_SECRET needs a \"key\" of at least 16 characters")
+    return key.encode("utf-8")

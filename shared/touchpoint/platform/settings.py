@@ -25,6 +25,7 @@ class Settings(BaseModel):
     idempotency_table_name: str | None = Field(default=None, alias="IDEMPOTENCY_TABLE_NAME")
     token_keys_secret: str | None = Field(default=None, alias="TOKEN_KEYS_SECRET")
     webhook_secrets_secret: str | None = Field(default=None, alias="WEBHOOK_SECRETS_SECRET")
+    pseudonym_key_secret: str | None = Field(default=None, alias="PSEUDONYM_KEY_SECRET")
     event_bus_name: str | None = Field(default=None, alias="EVENT_BUS_NAME")
     catalog: str = Field(default="ecommerce", alias="TOUCHPOINT_CATALOG")
     # The name questions and emails use; empty keeps the catalog's own brand.
@@ -73,11 +74,14 @@ def _required(name: str):  # a non-empty string the function cannot start withou
 
 class SurveyIntakeSettings(Settings):
     token_keys_secret: str = _required("TOKEN_KEYS_SECRET")
+    pseudonym_key_secret: str = _required("PSEUDONYM_KEY_SECRET")
     idempotency_table_name: str = _required("IDEMPOTENCY_TABLE_NAME")
+    event_bus_name: str = _required("EVENT_BUS_NAME")  # CustomerErased
 
 
 class TicketWebhookSettings(Settings):
     token_keys_secret: str = _required("TOKEN_KEYS_SECRET")
+    pseudonym_key_secret: str = _required("PSEUDONYM_KEY_SECRET")
     webhook_secrets_secret: str = _required("WEBHOOK_SECRETS_SECRET")
     event_bus_name: str = _required("EVENT_BUS_NAME")
 

@@ -14,6 +14,7 @@ detractor alert         ALERT#<day>                  <score:02>#<submitted_at>#<
 day rollup              ROLLUP#D#<day>               TP#<touchpoint> or CH#<channel>
 period customer rollup  ROLLUP#P#<period>            CUSTOMERS
 scorecard email marker  SENT#<period>                <hash of the recipient list>
+suppressed customer     SUPPRESSED#<HMAC(customer)>  SUPPRESSED                          (none: outlives erasure)
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ CUSTOMERS_SK = "CUSTOMERS"
 TOUCHPOINT_ROLLUP_PREFIX = "TP#"
 CHANNEL_ROLLUP_PREFIX = "CH#"
 SENT_PREFIX = "SENT#"
+SUPPRESSION_PREFIX = "SUPPRESSED#"
+SUPPRESSION_SK = "SUPPRESSED"
 
 
 def key(pk: str, sk: str) -> dict[str, dict[str, str]]:
@@ -141,3 +144,8 @@ def is_rollup_partition(pk: str) -> bool:
 # --- scorecard email markers -----------------------------------------------------------------------------------
 def sent_marker_key(period_id: str, recipients_hash: str) -> dict[str, Any]:
     return key(f"{SENT_PREFIX}{period_id}", recipients_hash)
+
+
+def suppression_key(pseudonym: str) -> dict[str, Any]:
+    """An erased customer on the suppression list, named by its keyed pseudonym (platform.pseudonyms)."""
+    return key(f"{SUPPRESSION_PREFIX}{pseudonym}", SUPPRESSION_SK)

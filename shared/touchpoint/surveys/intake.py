@@ -24,6 +24,7 @@ from touchpoint.locales import DEFAULT_LOCALE
 from touchpoint.locales import choose as choose_locale
 from touchpoint.metrics import SCALES, SERVICE_LINK_WINDOW, scale_of
 from touchpoint.platform.http import validation_error
+from touchpoint.platform.pseudonyms import NoSuppressions, SuppressionCheck
 from touchpoint.platform.table import response_index_key, ticket_ref
 from touchpoint.surveys import pages
 from touchpoint.surveys.contact import CONTACT_RETENTION, decide, mint_fingerprint
@@ -46,6 +47,14 @@ from touchpoint.surveys.tokens import KeyRing, SurveyClaims, expiry, mint_token,
 # answer a lost condition at once, so without it the same writers collide again).
 MAX_CONTACT_RACES = 12
 CONTACT_RACE_PAUSE_SECONDS = 0.01
+
+NO_SUPPRESSIONS = NoSuppressions()
+
+
+def erased_customer(field: str) -> ApiError:
+    return ApiError(409, "customer_erased", "This customer was erased and is on the suppression list: nothing is "
+                    "sent or recorded for them (DELETE /v1/customers/{customer_id}/suppression lifts it)", field)
+
 
 # A response may be dated a little ahead of our clock (the sender's clock), never further.
 MAX_FUTURE_SKEW = timedelta(minutes=5)
@@ -107,13 +116,15 @@ def check_score(metric: str, score: int, field: str = "score") -> None:
 
 # Links -----------------------------------------------------------------------------------------
 def issue_link(request: LinkRequest, catalog: Catalog, ring: KeyRing, contacts: ContactKeeper, base_url: str,
-               now: datetime) -> LinkCreated | LinkThrottled:
+               now: datetime, suppressions: SuppressionCheck = NO_SUPPRESSIONS) -> LinkCreated | LinkThrottled:
     """``POST /v1/links`` and the support CSAT link of ``TicketSolved``: a link unless the contact
     policy holds the customer back. The same request again (a retry) gets the same link while it is
     valid. Every outcome is one conditional write of the customer's contact item (none for a retry),
     which the aggregator turns into the ``minted`` and ``held_back`` counters of the response rate."""
     touchpoint = _touchpoint(catalog, request.touchpoint)
     metric = request.metric or touchpoint.metric
+    if suppressions.is_suppressed(request.customer_id):
+        raise erased_customer("customer_id")
     fingerprint = mint_fingerprint(request.customer_id, touchpoint.id, metric, request.order_id,
                                    request.properties, request.ttl_days)
     for attempt in range(MAX_CONTACT_RACES):
@@ -236,13 +247,15 @@ def survey_page(token: str, preselect: str | None, catalog: Catalog, ring: KeyRi
 
 def submit_answer(
     token: str, answer: SurveyAnswer, catalog: Catalog, ring: KeyRing, store: ResponseWriter, now: datetime,
-    *, is_form: bool = False,
+    *, is_form: bool = False, suppressions: SuppressionCheck = NO_SUPPRESSIONS,
 ) -> tuple[bool, dict[str, Any]]:
     """Record the answer to a link; one record per token, a resubmission replaces it.
-    Returns (created, record)."""
+    Returns (created, record). The link of an erased customer is closed (410), nothing written."""
     from touchpoint.surveys.bots import bot_reason
 
     survey = open_survey(token, catalog, ring, now)
+    if suppressions.is_suppressed(survey.claims.customer_id):
+        raise ApiError(410, "survey_closed", "This survey is closed.", "token")
     check_score(survey.claims.metric, answer.score)
     suspicion = bot_reason(ring, token, answer.model_dump(), is_form, now)
     record = response_record(
@@ -297,10 +310,12 @@ def read_answer(content_type_header: str, raw: str) -> tuple[bool, SurveyAnswer]
 
 # Imports ---------------------------------------------------------------------------------------
 def import_responses(
-    items: list[ImportedResponse], catalog: Catalog, store: ResponseWriter, now: datetime
+    items: list[ImportedResponse], catalog: Catalog, store: ResponseWriter, now: datetime,
+    suppressions: SuppressionCheck = NO_SUPPRESSIONS,
 ) -> ImportResult:
     """Validate the whole batch first (a bad item rejects it all, writing nothing), then write each
-    item once: a response_id already imported is reported as a duplicate and left as it was."""
+    item once: a response_id already imported is reported as a duplicate and left as it was; a
+    response of an erased customer is reported as suppressed and not written."""
     if not 1 <= len(items) <= MAX_IMPORT_BATCH:
         raise unprocessable("batch_size", f"Send between 1 and {MAX_IMPORT_BATCH} responses per request", None)
     prefix = len(items) > 1
@@ -326,12 +341,19 @@ def import_responses(
             source="import", properties=item.properties, response_id=item.response_id,
         ))
     results = []
+    suppressed = suppressions.suppressed_among(record["customer_id"] for record in records)
     for record in records:
+        if record["customer_id"] in suppressed:
+            results.append(ImportOutcome(survey_id=record["survey_id"], response_id=record.get("response_id"),
+                                         status="suppressed"))
+            continue
         created = store.insert_once(link_service_outcome(record, store))
         results.append(ImportOutcome(survey_id=record["survey_id"], response_id=record.get("response_id"),
                                      status="created" if created else "duplicate"))
     created_count = sum(1 for result in results if result.status == "created")
-    return ImportResult(created=created_count, duplicates=len(results) - created_count, results=results)
+    duplicate_count = sum(1 for result in results if result.status == "duplicate")
+    return ImportResult(created=created_count, duplicates=duplicate_count,
+                        suppressed=len(results) - created_count - duplicate_count, results=results)
 
 
 def response_record(

@@ -180,7 +180,8 @@ class AnswerRecorded(BaseModel):
 class ImportOutcome(BaseModel):
     survey_id: str
     response_id: str | None
-    status: Literal["created", "duplicate"]
+    status: Literal["created", "duplicate", "suppressed"] = Field(description=(
+        "suppressed: the customer was erased (DELETE /v1/customers/{customer_id}); nothing was written"))
 
 
 class ImportResult(BaseModel):
@@ -188,5 +189,6 @@ class ImportResult(BaseModel):
 
     created: int
     duplicates: int
+    suppressed: int = Field(default=0, description="Responses of erased customers, not written")
     results: list[ImportOutcome]
 

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from touchpoint.catalog import Catalog
 from touchpoint.errors import ApiError
+from touchpoint.platform.pseudonyms import NoSuppressions, SuppressionCheck
 from touchpoint.surveys.intake import ContactKeeper, issue_link
 from touchpoint.surveys.models import LinkCreated, LinkRequest
 from touchpoint.surveys.tokens import KeyRing
@@ -23,6 +24,7 @@ from touchpoint.tickets.state import TicketState
 from touchpoint.tickets.store import TicketStore
 
 SUPPORT_SURVEY_TTL_DAYS = 14
+NO_SUPPRESSIONS = NoSuppressions()
 # Helpdesks whose bodies may repeat byte for byte for distinct events (no delivery id, no time).
 REPEATING_BODIES = ("freshdesk",)
 CHATWOOT_URL_TOKEN = "chatwoot_url_token"  # noqa: S105 - the name of the opt-in secret of unsigned installs
@@ -41,13 +43,18 @@ def check_provider(provider: str) -> None:
 def receive_webhook(provider: str, headers: Mapping[str, str], raw_body: bytes, *, secrets: Mapping[str, str],
                     catalog: Catalog, store: TicketStore, publisher: EventPublisher, ring: KeyRing,
                     contacts: ContactKeeper, base_url: str, now: datetime,
-                    url_token: str | None = None) -> WebhookReceipt:
+                    url_token: str | None = None, suppressions: SuppressionCheck = NO_SUPPRESSIONS) -> WebhookReceipt:
     """Verify, map, store each distinct event once, refold the touched tickets and announce their
     solves. ``secrets`` are the webhook secrets ({provider: secret}, plus the opt-in
-    ``chatwoot_url_token``); ``url_token`` is the ``token`` of the request's query string."""
+    ``chatwoot_url_token``); ``url_token`` is the ``token`` of the request's query string. Events of
+    erased customers (a helpdesk's late retry) are dropped: counted as suppressed, nothing written or
+    published, and still a 2xx so the helpdesk stops retrying."""
     check_provider(provider)
     authenticate(provider, headers, raw_body, secrets, now, url_token)
     events = parse_webhook(provider, headers, raw_body, catalog, received_at=now)
+    erased = suppressions.suppressed_among(event.customer_id for event in events)
+    suppressed = sum(1 for event in events if event.customer_id in erased)
+    events = [event for event in events if event.customer_id not in erased]
     applied = duplicates = 0
     touched: dict[tuple[str, str], None] = {}
     received_at = iso_utc(now)
@@ -64,7 +71,7 @@ def receive_webhook(provider: str, headers: Mapping[str, str], raw_body: bytes, 
         state = refold(store, provider_id, ticket_id, catalog)
         publish_solve_once(store, publisher, state, catalog, ring, contacts, base_url, now)
         tickets.append(TicketTouched(provider=provider_id, ticket_id=ticket_id, status=state.status))
-    return WebhookReceipt(applied=applied, duplicates=duplicates, tickets=tickets)
+    return WebhookReceipt(applied=applied, duplicates=duplicates, suppressed=suppressed, tickets=tickets)
 
 
 def authenticate(provider: str, headers: Mapping[str, str], raw_body: bytes, secrets: Mapping[str, str],

@@ -22,6 +22,7 @@ class WebhookReceipt(BaseModel):
 
     applied: int = Field(description="Events stored for the first time")
     duplicates: int = Field(description="Events already stored (redeliveries)")
+    suppressed: int = Field(default=0, description="Events of erased customers, dropped (nothing written or sent)")
     tickets: list[TicketTouched]
 
     @property

@@ -1,0 +1,143 @@
+"""The suppression list, with fakes: pseudonyms name nobody, the erasure suppresses before it deletes
+and tells other systems, and every entry point drops what belongs to an erased customer."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from test_surveys import CATALOG, NOW, RING, FakeStore, imported
+from touchpoint.customers.erasure import erase_customer, release_customer
+from touchpoint.errors import ApiError
+from touchpoint.platform.pseudonyms import Pseudonyms
+from touchpoint.surveys.intake import import_responses, mint_link, submit_answer
+from touchpoint.surveys.models import LinkRequest, SurveyAnswer
+
+KEY = b"unit-test-pseudonym-key"
+
+
+class FakeSuppressions:
+    """SuppressionStore in memory, keyed by pseudonym as the real one is."""
+
+    def __init__(self, pseudonyms: Pseudonyms, journal: list[str] | None = None) -> None:
+        self.pseudonyms = pseudonyms
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.journal = journal if journal is not None else []
+
+    def is_suppressed(self, customer_id: str) -> bool:
+        return self.pseudonyms.of(customer_id) in self.entries
+
+    def suppressed_among(self, customer_ids: Iterable[str]) -> set[str]:
+        return {c for c in customer_ids if self.is_suppressed(c)}
+
+    def suppress(self, customer_id: str, erased_at: str, records: int) -> None:
+        self.journal.append("suppress")
+        self.entries[self.pseudonyms.of(customer_id)] = {"erased_at": erased_at, "erased_records": records}
+
+    def release(self, customer_id: str) -> bool:
+        return self.entries.pop(self.pseudonyms.of(customer_id), None) is not None
+
+
+class FakeCustomers:
+    def __init__(self, keys: list[dict[str, Any]], journal: list[str]) -> None:
+        self.keys, self.journal = keys, journal
+
+    def keys_of(self, customer_id: str) -> list[dict[str, Any]]:
+        return list(self.keys)
+
+    def delete(self, keys: list[dict[str, Any]]) -> None:
+        self.journal.append(f"delete {len(keys)}")
+        self.keys = []
+
+
+class Told:
+    def __init__(self, journal: list[str]) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.journal = journal
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        self.journal.append(f"publish {detail_type}")
+        self.events.append((detail_type, detail))
+
+
+def test_a_pseudonym_is_keyed_stable_and_not_the_plain_hash() -> None:
+    # Given two keys
+    one, other = Pseudonyms(KEY), Pseudonyms(b"another-pseudonym-key")
+    # Then a pseudonym is stable under one key, differs under another, and is not sha256 of the id
+    assert one.of("mia@example.com") == one.of("mia@example.com")
+    assert one.of("mia@example.com") != other.of("mia@example.com")
+    assert one.of("mia@example.com") != one.of("Mia@example.com")
+    assert one.of("mia@example.com") not in hashlib.sha256(b"mia@example.com").hexdigest()
+    assert len(one.of("x")) == 40
+
+
+def test_a_short_pseudonym_key_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 16 bytes"):
+        Pseudonyms(b"short")
+
+
+def test_the_erasure_suppresses_before_it_deletes_and_then_tells_other_systems() -> None:
+    # Given a customer with three records
+    journal: list[str] = []
+    suppressions = FakeSuppressions(Pseudonyms(KEY), journal)
+    told = Told(journal)
+    customers = FakeCustomers([{"pk": f"RESP#{n}"} for n in range(3)], journal)
+    # When they are erased
+    result = erase_customer(customers, suppressions, told, "mia@example.com", datetime(2026, 12, 3, 9, tzinfo=UTC))
+    # Then the suppression came first (an answer arriving mid-erasure is refused), then the deletes,
+    # then CustomerErased with the id, the time and the count
+    assert journal == ["suppress", "delete 3", "publish CustomerErased"]
+    assert told.events == [("CustomerErased", {"customer_id": "mia@example.com",
+                                               "erased_at": "2026-12-03T09:00:00.000Z", "records": 3})]
+    assert result.status == "erased" and result.deleted_records == 3 and result.suppressed
+    # And the entry holds no id
+    assert "mia@example.com" not in repr(suppressions.entries)
+
+
+def test_erasing_an_unknown_id_still_suppresses_it_and_says_nothing_found() -> None:
+    journal: list[str] = []
+    suppressions = FakeSuppressions(Pseudonyms(KEY), journal)
+    result = erase_customer(FakeCustomers([], journal), suppressions, Told(journal), "never@seen", NOW)
+    assert result.status == "nothing_found" and result.deleted_records == 0
+    assert suppressions.is_suppressed("never@seen")
+
+
+def test_a_released_customer_is_no_longer_suppressed() -> None:
+    suppressions = FakeSuppressions(Pseudonyms(KEY))
+    suppressions.suppress("mia", "2026-12-03T09:00:00.000Z", 1)
+    assert release_customer(suppressions, "mia").status == "released"
+    assert not suppressions.is_suppressed("mia")
+    assert release_customer(suppressions, "mia").status == "not_suppressed"
+
+
+def test_an_import_writes_the_others_and_reports_the_erased_as_suppressed() -> None:
+    # Given an erased customer
+    suppressions = FakeSuppressions(Pseudonyms(KEY))
+    suppressions.suppress("gone", "2026-12-03T09:00:00.000Z", 2)
+    store = FakeStore()
+    # When a batch mixes their responses with someone else's
+    result = import_responses([imported(customer_id="gone", response_id="a"), imported(customer_id="here",
+                                                                                      response_id="b"),
+                               imported(customer_id="gone", response_id="c")], CATALOG, store, NOW, suppressions)
+    # Then only the other customer's response is written, and the reply says which were dropped
+    assert [r.status for r in result.results] == ["suppressed", "created", "suppressed"]
+    assert (result.created, result.duplicates, result.suppressed) == (1, 0, 2)
+    assert [item["customer_id"] for item in store.items.values()] == ["here"]
+
+
+def test_an_old_link_of_an_erased_customer_is_closed_and_writes_nothing() -> None:
+    # Given a link sent before the erasure
+    token = mint_link(LinkRequest(customer_id="gone", touchpoint="shipping"), CATALOG, RING,
+                      "https://feedback.example.com", NOW).token
+    suppressions = FakeSuppressions(Pseudonyms(KEY))
+    suppressions.suppress("gone", "2026-12-03T09:00:00.000Z", 1)
+    store = FakeStore()
+    # When it is answered
+    with pytest.raises(ApiError) as refused:
+        submit_answer(token, SurveyAnswer(score=4), CATALOG, RING, store, NOW, suppressions=suppressions)
+    # Then the survey is closed (410) and nothing was written
+    assert (refused.value.status, refused.value.code) == (410, "survey_closed")
+    assert store.writes == 0
