@@ -96,6 +96,13 @@ class AwsAccount:
         raw = self.dynamodb.scan(TableName=self.table_name)["Items"]
         return [{k: deserialize(v) for k, v in item.items()} for item in raw]
 
+    def rollup_store(self) -> Any:
+        """The aggregator's store over this account's table, naming activity items as the functions do."""
+        from touchpoint.platform.pseudonyms import Pseudonyms
+        from touchpoint.rollups.store import RollupStore
+
+        return RollupStore(self.dynamodb, self.table_name, pseudonyms=Pseudonyms(PSEUDONYM_KEY.encode("utf-8")))
+
     def set_token_keys(self, keys: dict[str, str]) -> None:
         """Rotate the token keys, and drop the cached copy like a cold start would."""
         from touchpoint import runtime

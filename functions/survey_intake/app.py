@@ -147,7 +147,8 @@ def import_responses(body: Annotated[ImportedResponse | list[ImportedResponse], 
                                                     "either way the id is suppressed from now on")}))
 def erase_customer(customer_id: str):
     return json_response(200, erase(runtime.customer_store(), runtime.suppression_store(), runtime.event_publisher(),
-                                    path_value(customer_id), _now()))
+                                    path_value(customer_id), _now(), archive=runtime.scorecard_archive(),
+                                    retries=runtime.mint_retries()))
 
 
 @app.delete("/v1/customers/<customer_id>/suppression", summary="Let an erased customer be surveyed again",

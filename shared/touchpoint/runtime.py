@@ -14,12 +14,12 @@ from touchpoint.platform.settings import Settings, get_settings, validate_enviro
 if TYPE_CHECKING:  # imported lazily below, off the cold-start path of the routes that do not need them
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    from touchpoint.customers.store import CustomerStore, SuppressionStore
+    from touchpoint.customers.store import CustomerStore, MintRetries, SuppressionStore
     from touchpoint.metrics import Targets
     from touchpoint.platform.events import EventBridgePublisher
     from touchpoint.rollups.aggregator import Aggregator
     from touchpoint.rollups.store import RollupStore
-    from touchpoint.scorecards.delivery import Delivery
+    from touchpoint.scorecards.delivery import Delivery, ScorecardArchive
     from touchpoint.scorecards.store import RollupReader, SendOnce
     from touchpoint.surveys.store import ContactStore, ResponseStore
     from touchpoint.surveys.tokens import KeyRing
@@ -105,10 +105,31 @@ def suppression_store() -> SuppressionStore:
     return SuppressionStore(aws_client("dynamodb"), settings.table_name, Pseudonyms(pseudonym_key(settings)))
 
 
+def scorecard_archive() -> ScorecardArchive | None:
+    """The archived scorecards erasure rewrites (None where no ARCHIVE_BUCKET is set)."""
+    from touchpoint.scorecards.delivery import ScorecardArchive
+
+    bucket = get_settings().archive_bucket
+    return ScorecardArchive(aws_client("s3"), bucket, catalog().brand) if bucket else None
+
+
+def mint_retries() -> MintRetries:
+    """The idempotency records of POST /v1/links, as erasure deletes a customer's."""
+    from touchpoint.customers.store import MintRetries
+    from touchpoint.surveys.tokens import customer_of
+
+    ring = key_ring()
+    return MintRetries(aws_client("dynamodb"), get_settings().idempotency_table_name,
+                       lambda token: customer_of(ring, token))
+
+
 def rollup_store() -> RollupStore:
+    from touchpoint.platform.pseudonyms import Pseudonyms
+    from touchpoint.platform.secrets import pseudonym_key
     from touchpoint.rollups.store import RollupStore
 
-    return RollupStore(aws_client("dynamodb"), get_settings().table_name)
+    settings = get_settings()
+    return RollupStore(aws_client("dynamodb"), settings.table_name, pseudonyms=Pseudonyms(pseudonym_key(settings)))
 
 
 def aggregator() -> Aggregator:

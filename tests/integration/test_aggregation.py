@@ -3,6 +3,7 @@ Lambda delivers them — twice, split, interrupted — and the rollups checked a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from collections import Counter
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from touchpoint.catalog import load_catalog
+from touchpoint.platform.pseudonyms import Pseudonyms
 from touchpoint.rollups import plan
 from touchpoint.rollups.changes import sequence_key
 from touchpoint.rollups.rebuild import expected_rollups, rebuild
@@ -197,7 +199,6 @@ def test_erasure_leaves_the_rollups_of_a_dataset_that_never_had_the_customer(pip
     # When bob is erased and the stream is drained (twice, as a retry would)
     from touchpoint.customers.erasure import erase_customer
     from touchpoint.customers.store import CustomerStore, SuppressionStore
-    from touchpoint.platform.pseudonyms import Pseudonyms
 
     dynamodb, table = pipeline.aws.dynamodb, pipeline.aws.table_name
     suppressions = SuppressionStore(dynamodb, table, Pseudonyms(b"a-test-pseudonym-key"))
@@ -214,6 +215,14 @@ def test_erasure_leaves_the_rollups_of_a_dataset_that_never_had_the_customer(pip
     left = [i for i in RollupStore(pipeline.aws.dynamodb, pipeline.aws.table_name).all_items()
             if "bob" in json.dumps(i)]
     assert left == []
+    # And bob's activity item, kept for late redeliveries, is named by his keyed pseudonym, never by
+    # his id or a plain hash of it
+    activity = {i["pk"] for i in pipeline.aws.items() if i.get("type") == "activity"}
+    assert pipeline.aws.rollup_store().activity_pk("bob") in activity
+    assert pipeline.aws.rollup_store().activity_pk("bob") != RollupStore(
+        None, "t", pseudonyms=Pseudonyms(b"some-other-pseudonym-key")).activity_pk("bob")
+    plain = hashlib.sha256(b"bob").hexdigest()
+    assert not any(plain[:32] in pk for pk in activity)
 
 
 def test_a_detractor_is_announced_once_per_response(pipeline):

@@ -32,8 +32,9 @@ def test_an_id_that_needs_percent_encoding_is_erased(client, aws, customer_id: s
     reply = erase(client, customer_id)
     # Then the decoded id was found and every record of theirs is gone, and only theirs
     assert reply.status == 200, reply.body
-    assert reply.json() | {"erased_at": None} == {"customer_id": customer_id, "status": "erased", "deleted_records": 1,
-                                                  "suppressed": True, "erased_at": None}
+    answer = reply.json()
+    assert {k: answer[k] for k in ("customer_id", "status", "deleted_records", "suppressed")} == \
+        {"customer_id": customer_id, "status": "erased", "deleted_records": 1, "suppressed": True}
     left = [item for item in aws.items() if item.get("customer_id") == customer_id]
     assert left == []
     assert any(item.get("customer_id") == "someone-else" for item in aws.items())

@@ -13,7 +13,6 @@ import pytest
 from touchpoint import runtime
 from touchpoint.periods import reporting_zone
 from touchpoint.rollups.rebuild import rebuild
-from touchpoint.rollups.store import RollupStore
 from touchpoint_local.testing import EventTap, FakeLambdaContext, HandlerClient, StreamReader, load_handler, unload
 
 BUS = "touchpoint-test-bus"
@@ -66,7 +65,7 @@ def functions(aws, monkeypatch) -> Any:
             return reply.json()
 
         def drift(self, zone: str, repair: bool = False) -> int:
-            report = rebuild(RollupStore(aws.dynamodb, aws.table_name), zone=reporting_zone(zone), repair=repair)
+            report = rebuild(aws.rollup_store(), zone=reporting_zone(zone), repair=repair)
             return len(report.drift)
 
     yield Functions()

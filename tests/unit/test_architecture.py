@@ -23,6 +23,8 @@ DYNAMODB_CALLS = {"put_item", "get_item", "update_item", "delete_item", "query",
                   "batch_write_item", "transact_write_items", "transact_get_items"}
 # Every other AWS call and the one module allowed to make it.
 OTHER_AWS_CALLS = {"send_email": "scorecards/delivery.py", "put_object": "scorecards/delivery.py",
+                   "get_object": "scorecards/delivery.py", "list_object_versions": "scorecards/delivery.py",
+                   "delete_objects": "scorecards/delivery.py",
                    "put_events": "platform/events.py", "get_secret": "platform/secrets.py"}
 # What a handler may import from the package: the composition root, the HTTP edge, settings, errors,
 # periods, and the capabilities' domain entry points and models.

@@ -22,7 +22,7 @@ NEEDS = {
                            "EVENT_BUS_NAME"},
     TicketWebhookSettings: {"TABLE_NAME", "TOKEN_KEYS_SECRET", "PSEUDONYM_KEY_SECRET", "WEBHOOK_SECRETS_SECRET",
                             "EVENT_BUS_NAME"},
-    AggregatorSettings: {"TABLE_NAME", "EVENT_BUS_NAME"},
+    AggregatorSettings: {"TABLE_NAME", "EVENT_BUS_NAME", "PSEUDONYM_KEY_SECRET"},
     ScorecardSettings: {"TABLE_NAME"},
 }
 
@@ -54,7 +54,7 @@ def test_a_missing_variable_is_named_at_cold_start(environment, model, missing):
 
 
 def test_variables_a_function_does_not_use_are_not_required(environment):
-    environment({"TABLE_NAME": "t", "EVENT_BUS_NAME": "b"})
+    environment({"TABLE_NAME": "t", "EVENT_BUS_NAME": "b", "PSEUDONYM_KEY_SECRET": "p"})
     assert validate_environment(AggregatorSettings).token_keys_secret is None
 
 

@@ -141,3 +141,40 @@ def test_an_old_link_of_an_erased_customer_is_closed_and_writes_nothing() -> Non
     # Then the survey is closed (410) and nothing was written
     assert (refused.value.status, refused.value.code) == (410, "survey_closed")
     assert store.writes == 0
+
+
+class FakeArchive:
+    def __init__(self, showing: dict[str, set[tuple[int, str]]]) -> None:
+        self.showing, self.asked = showing, []
+
+    def remove_comments(self, period_id: str, comments: set[tuple[int, str]]) -> bool:
+        self.asked.append((period_id, comments))
+        return bool(self.showing.get(period_id, set()) & comments)
+
+
+class FakeRetries:
+    def forget(self, customer_id: str) -> int:
+        return 2
+
+
+def test_the_erasure_rewrites_the_archived_weeks_and_months_that_show_the_customers_comments() -> None:
+    # Given a customer with a detractor alert on Sunday 2026-11-22 (week 47, November) and a response
+    journal: list[str] = []
+    alert = {"pk": {"S": "ALERT#2026-11-22"}, "sk": {"S": "01#2026-11-22T21:30:00.000Z#o123"}}
+    customers = FakeCustomers([alert, {"pk": {"S": "RESP#o123"}, "sk": {"S": "RESPONSE"}}], journal)
+    archive = FakeArchive({"2026-W47": {(1, "2026-11-22T21:30:00.000Z")}})
+    # When they are erased
+    result = erase_customer(customers, FakeSuppressions(Pseudonyms(KEY), journal), Told(journal), "mia", NOW,
+                            archive=archive, retries=FakeRetries())
+    # Then the week and the month of the alert were asked for that comment, and the rewritten ones reported
+    assert archive.asked == [("2026-11", {(1, "2026-11-22T21:30:00.000Z")}),
+                             ("2026-W47", {(1, "2026-11-22T21:30:00.000Z")})]
+    assert result.archived_scorecards_rewritten == ["2026-W47"]
+    assert result.link_retries_forgotten == 2
+
+
+def test_a_contact_checkpoint_does_not_carry_the_customer_id() -> None:
+    from touchpoint.platform.table import checkpoint_name
+
+    assert checkpoint_name("CONTACT#mia@example.com|CONTACT") == "CONTACT"
+    assert checkpoint_name("RESP#o123|RESPONSE") == "RESP#o123|RESPONSE"

@@ -280,6 +280,28 @@ def _link_from_stack(stack: str, request: object, admin_key: str) -> object:
     return LinkThrottled.model_validate(body) if body.get("throttled") else LinkCreated.model_validate(body)
 
 
+def _pseudonyms_for_repair(args: argparse.Namespace, info: dict):
+    """A repair rewrites customers' activity items, named by keyed pseudonyms: read the key where the
+    functions read it (the stack's PseudonymKeySecret, or --pseudonym-secret on AWS)."""
+    import boto3
+    from touchpoint.platform.pseudonyms import Pseudonyms
+
+    if args.table:
+        if not args.pseudonym_secret:
+            raise CliError("--repair with --table needs --pseudonym-secret (the stack's PseudonymKeySecret)")
+        client = boto3.client("secretsmanager", region_name=args.region, endpoint_url=args.endpoint)
+        secret_id = args.pseudonym_secret
+    else:
+        client = boto3.client("secretsmanager", region_name=info["region"], endpoint_url=info["aws_endpoint"],
+                              aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106 - local
+        secret_id = info["resources"]["PseudonymKeySecret"]
+    try:
+        key = json.loads(client.get_secret_value(SecretId=secret_id)["SecretString"])["key"]
+    except (client.exceptions.ResourceNotFoundException, KeyError, ValueError) as exc:
+        raise CliError(f"cannot read the pseudonym key from {secret_id!r}: {exc}") from exc
+    return Pseudonyms(key.encode("utf-8"))
+
+
 def _cmd_rebuild(args: argparse.Namespace) -> int:
     import boto3
     from rich.console import Console
@@ -304,8 +326,9 @@ def _cmd_rebuild(args: argparse.Namespace) -> int:
                               aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106 - local
         table = info["resources"]["FeedbackTable"]
     zone_name = args.timezone or (info.get("reporting_timezone") if not args.table else None) or "UTC"
+    store = RollupStore(client, table, pseudonyms=_pseudonyms_for_repair(args, info) if args.repair else None)
     with Console(stderr=True).status(f"recounting the rollups of {table} from its raw records ..."):
-        report = rebuild(RollupStore(client, table), args.period, reporting_zone(zone_name), repair=args.repair)
+        report = rebuild(store, args.period, reporting_zone(zone_name), repair=args.repair)
     scope = f"period {args.period}" if args.period else "all periods"
     scope += f", {zone_name}"
     print(f"rebuild ({scope}): {report.records} raw records, {report.rollup_items} rollup items, "
@@ -457,6 +480,9 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--repair", action="store_true",
                          help="write the recomputed rollups (after changing ReportingTimezone); run while "
                               "no records arrive")
+    rebuild.add_argument("--pseudonym-secret", default=None, metavar="SECRET",
+                         help="with --table and --repair: the name or ARN of the stack's PseudonymKeySecret "
+                              "(activity items are named by keyed pseudonyms)")
     rebuild.add_argument("--json", action="store_true", help="also print the report as JSON")
     rebuild.set_defaults(run=_cmd_rebuild)
     return parser

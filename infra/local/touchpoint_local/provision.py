@@ -70,7 +70,11 @@ def provision(model: StackModel, session: Any, local_secrets: dict[str, Any], se
                     TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
                 )
         elif kind == "AWS::S3::Bucket":
-            session.client("s3").create_bucket(Bucket=name)
+            s3 = session.client("s3")
+            s3.create_bucket(Bucket=name)
+            # As the template says: erasure relies on the versions being there to delete.
+            if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
+                s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         elif kind == "AWS::SQS::Queue":
             session.client("sqs").create_queue(QueueName=name)
         elif kind == "AWS::Events::EventBus":

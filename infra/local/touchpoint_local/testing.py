@@ -356,6 +356,13 @@ class RunningStack:
         return boto3.client("dynamodb", endpoint_url=endpoint, region_name=self.info["region"],
                             aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106 - local
 
+    def client(self, service: str) -> Any:
+        """A client of the stack's moto server (S3, Secrets Manager, EventBridge, ...)."""
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.info["aws_endpoint"], region_name=self.info["region"],
+                            aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106 - local
+
     @property
     def table(self) -> str:
         return self.info["resources"]["FeedbackTable"]

@@ -18,6 +18,12 @@ class ErasureResult(BaseModel):
         "The id is on the suppression list: later answers, imports and helpdesk events of this customer are "
         "dropped, and no survey link is minted for them, until DELETE /v1/customers/{customer_id}/suppression"))
     erased_at: str | None = Field(default=None, description="When the erasure ran (UTC)")
+    archived_scorecards_rewritten: list[str] = Field(default_factory=list, description=(
+        "Periods whose archived scorecard showed a comment of the customer: rewritten without it, older "
+        "versions deleted"))
+    link_retries_forgotten: int = Field(default=0, description=(
+        "Idempotency records of POST /v1/links that held a link of the customer (a retried mint would have "
+        "returned it), deleted"))
 
 
 class SuppressionReleased(BaseModel):

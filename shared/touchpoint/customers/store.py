@@ -3,10 +3,11 @@ and deleted in batches; and the suppression list of erased customers, named by k
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from touchpoint.platform.dynamo import query_all, to_item
+from touchpoint.platform.dynamo import query_all, scan_all, to_item
 from touchpoint.platform.pseudonyms import Pseudonyms
 from touchpoint.platform.table import CUSTOMER_INDEX, customer_partition, suppression_key
 
@@ -39,6 +40,31 @@ class CustomerStore:
                 pending = unprocessed
             else:
                 raise RuntimeError("DynamoDB kept deletes unprocessed; the erasure can be retried safely")
+
+
+class MintRetries:
+    """The idempotency records of ``POST /v1/links`` (Powertools, IdempotencyTable, one hour): each
+    keeps the link it answered, whose token names the customer. Erasure deletes that customer's, so a
+    retried mint cannot hand out their old link. Scans the table: it holds one hour of mints only."""
+
+    def __init__(self, client: Any, table_name: str, owner_of: Callable[[str], str | None]) -> None:
+        self._client = client
+        self._table = table_name
+        self._owner_of = owner_of  # token -> customer id
+
+    def forget(self, customer_id: str) -> int:
+        theirs = []
+        for item in scan_all(self._client, TableName=self._table, ProjectionExpression="id, #d",
+                             ExpressionAttributeNames={"#d": "data"}):
+            try:
+                token = json.loads(item.get("data", {}).get("S") or "{}").get("token")
+            except ValueError:
+                continue
+            if isinstance(token, str) and self._owner_of(token) == customer_id:
+                theirs.append({"id": item["id"]})
+        for key in theirs:
+            self._client.delete_item(TableName=self._table, Key=key)
+        return len(theirs)
 
 
 class SuppressionStore:

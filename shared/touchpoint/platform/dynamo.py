@@ -58,7 +58,8 @@ def query_all(client: Any, **request: Any) -> Iterator[dict[str, Any]]:
 
 
 def scan_all(client: Any, **request: Any) -> Iterator[dict[str, Any]]:
-    """Every item of a Scan (maintenance jobs only: a request path never scans)."""
+    """Every item of a Scan: maintenance jobs, and erasure sweeping the one-hour IdempotencyTable;
+    no other request path scans."""
     yield from _paginate(client.scan, request)
 
 

@@ -88,6 +88,7 @@ class TicketWebhookSettings(Settings):
 
 class AggregatorSettings(Settings):
     event_bus_name: str = _required("EVENT_BUS_NAME")
+    pseudonym_key_secret: str = _required("PSEUDONYM_KEY_SECRET")  # names the activity items
 
 
 class ScorecardSettings(Settings):

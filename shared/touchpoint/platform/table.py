@@ -9,17 +9,16 @@ survey response         RESP#<survey_id>             RESPONSE                   
 ticket state            TICKET#<provider>#<ticket>   STATE                               TICKET#<provider>#<ticket>
 ticket event            TICKET#<provider>#<ticket>   EVT#<event_id>                      TEVT#<provider>#<ticket>#<evt>
 customer contact        CONTACT#<customer>           CONTACT                             CONTACT
-customer activity       ACT#<sha256(customer)[:32]>  ACTIVITY                            (none: outlives erasure)
+customer activity       ACT#<pseudonym(customer)>    ACTIVITY                            (none: outlives erasure)
 detractor alert         ALERT#<day>                  <score:02>#<submitted_at>#<survey>  ALERT#<survey_id>
 day rollup              ROLLUP#D#<day>               TP#<touchpoint> or CH#<channel>
 period customer rollup  ROLLUP#P#<period>            CUSTOMERS
 scorecard email marker  SENT#<period>                <hash of the recipient list>
-suppressed customer     SUPPRESSED#<HMAC(customer)>  SUPPRESSED                          (none: outlives erasure)
+suppressed customer     SUPPRESSED#<pseudonym(c.)>   SUPPRESSED                          (none: outlives erasure)
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 # --- the ByCustomer index: what it is called and what it carries -------------------------------------------
@@ -60,10 +59,6 @@ def customer_partition(customer_id: str) -> str:
     return f"{CUSTOMER_PREFIX}{customer_id}"
 
 
-def customer_hash(customer_id: str) -> str:
-    # Activity items outlive an erasure by a couple of days (they hold the checkpoints that make the
-    # erasure's own REMOVE records exactly-once); a hash keeps the customer id itself out of them.
-    return hashlib.sha256(customer_id.encode("utf-8")).hexdigest()[:32]
 
 
 def contact_key(customer_id: str) -> dict[str, str]:
@@ -72,8 +67,18 @@ def contact_key(customer_id: str) -> dict[str, str]:
             "gsi1pk": customer_partition(customer_id), "gsi1sk": CONTACT_SK}
 
 
-def activity_key(customer_id: str) -> tuple[str, str]:
-    return f"{ACTIVITY_PREFIX}{customer_hash(customer_id)}", ACTIVITY_SK
+def checkpoint_name(source: str) -> str:
+    """The name of a source item's checkpoint in its owner's activity item (``pk|sk``). The contact
+    item's key carries the customer id, which must not outlive an erasure there; each customer has one
+    contact item, so within their own activity item it needs no other name."""
+    return CONTACT_SK if source.startswith(CONTACT_PREFIX) else source
+
+
+def activity_key(pseudonym: str) -> tuple[str, str]:
+    # Activity items outlive an erasure by a couple of days (they hold the checkpoints that make the
+    # erasure's own REMOVE records exactly-once): named by the customer's keyed pseudonym
+    # (platform.pseudonyms), never the id or a plain hash of it that a guessed id could be tested against.
+    return f"{ACTIVITY_PREFIX}{pseudonym}", ACTIVITY_SK
 
 
 # --- survey responses ------------------------------------------------------------------------------------------
@@ -111,6 +116,14 @@ def ticket_event_index_key(customer_id: str, provider: str, ticket_id: str, even
 # --- detractor alerts ------------------------------------------------------------------------------------------
 def alert_partition(day: str) -> str:
     return f"{ALERT_PREFIX}{day}"
+
+
+def alert_from_key(pk: str, sk: str) -> tuple[str, int, str] | None:
+    """(day, score, submitted_at) of a detractor alert's key; None for any other item."""
+    if not pk.startswith(ALERT_PREFIX):
+        return None
+    score, submitted_at, _survey = sk.split("#", 2)
+    return pk[len(ALERT_PREFIX):], int(score), submitted_at
 
 
 def alert_keys(customer_id: str, day: str, score: int, submitted_at: str, survey_id: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from touchpoint.metrics import is_detractor_score
 from touchpoint.periods import day_of, parse_time
-from touchpoint.platform.table import alert_keys
+from touchpoint.platform.table import alert_keys, checkpoint_name
 from touchpoint.rollups.changes import StreamChange, sequence_key
 from touchpoint.rollups.contribution import RollupKey, activity_delta, combine, customer_counters_delta, delta
 
@@ -134,10 +134,11 @@ def _with_change(plan: ChunkPlan, change: StreamChange, state: dict[str, Activit
         return trial.customers[customer_id]
 
     owner = customer(str(change.owner))
-    seen = owner.applied.get(change.source)
+    checkpoint = checkpoint_name(change.source)
+    seen = owner.applied.get(checkpoint)
     if seen is not None and sequence_key(change.sequence) <= sequence_key(seen):
         return trial  # a redelivery: applied before, so it changes nothing
-    owner.applied[change.source] = change.sequence
+    owner.applied[checkpoint] = change.sequence
     trial.effective = True
     trial.rollups.update(delta(change.old, change.new, zone))
     for (customer_id, period_id), count in activity_delta(change.old, change.new, zone).items():

@@ -13,7 +13,7 @@ from datetime import UTC, tzinfo
 from typing import Any
 
 from touchpoint.periods import days
-from touchpoint.platform.table import activity_key, day_partition, is_rollup_partition, period_partition
+from touchpoint.platform.table import day_partition, is_rollup_partition, period_partition
 from touchpoint.rollups.contribution import (
     EVENT_COUNTER_PREFIXES,
     RollupKey,
@@ -124,7 +124,7 @@ def _repair(store: RollupStore, expected: Mapping[tuple[str, str], Mapping[str, 
     derives the customer counters from them, so they must move with the zone too)."""
     differing = {k: v for k, v in expected.items() if compare({k: v}, {k: stored[k]} if k in stored else {})}
     written = store.replace_rollups(differing, [k for k in stored if k not in expected])
-    recomputed = {activity_key(customer_id)[0]: counts for customer_id, counts in per_customer.items()}
+    recomputed = {store.activity_pk(customer_id): counts for customer_id, counts in per_customer.items()}
     for activity_pk, item in activity_items.items():
         periods = {p: n for p, n in recomputed.get(activity_pk, Counter()).items() if n}
         if {p: int(n) for p, n in (item.get("periods") or {}).items() if int(n)} != periods:

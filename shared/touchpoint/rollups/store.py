@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from touchpoint.platform.dynamo import from_item, scan_all, to_attribute, to_item
+from touchpoint.platform.pseudonyms import Pseudonyms
 from touchpoint.platform.table import ACTIVITY_SK, activity_key, key
 from touchpoint.rollups.plan import ActivityItem, ChunkPlan
 
@@ -23,20 +24,30 @@ class TransactionConflict(RuntimeError):
 
 
 class RollupStore:
-    """Reads and writes the aggregator's items through one DynamoDB client."""
+    """Reads and writes the aggregator's items through one DynamoDB client. ``pseudonyms`` names the
+    customers' activity items; reading a table (a rebuild's drift check) needs none."""
 
-    def __init__(self, client: Any, table_name: str, *, now_epoch: Any = None) -> None:
+    def __init__(self, client: Any, table_name: str, *, pseudonyms: Pseudonyms | None = None,
+                 now_epoch: Any = None) -> None:
         self._client = client
         self._table = table_name
+        self._pseudonyms = pseudonyms
         self._now = now_epoch or time.time
         self.transactions = 0  # for tests and benchmarks: how many TransactWriteItems calls landed
+
+    def activity_pk(self, customer_id: str) -> str:
+        if self._pseudonyms is None:
+            raise RuntimeError("customers' activity items are named by their pseudonyms: give RollupStore the "
+                               "pseudonym key")
+        return activity_key(self._pseudonyms.of(customer_id))[0]
 
     def read_activity(self, customer_ids: Iterable[str]) -> dict[str, ActivityItem]:
         wanted = sorted(set(customer_ids))
         found: dict[str, Mapping[str, Any]] = {}
-        by_key = {activity_key(c)[0]: c for c in wanted}
+        pk_of = {c: self.activity_pk(c) for c in wanted}
+        by_key = {pk: c for c, pk in pk_of.items()}
         for start in range(0, len(wanted), BATCH_GET_LIMIT):
-            keys = [key(*activity_key(c)) for c in wanted[start:start + BATCH_GET_LIMIT]]
+            keys = [key(pk_of[c], ACTIVITY_SK) for c in wanted[start:start + BATCH_GET_LIMIT]]
             request = {self._table: {"Keys": keys, "ConsistentRead": True}}
             while request:
                 page = self._client.batch_get_item(RequestItems=request)
@@ -63,7 +74,7 @@ class RollupStore:
                 "ExpressionAttributeValues": {**values, ":rollup": {"S": "rollup"}},
             }})
         for customer_id, after in sorted(plan.customers.items()):
-            pk, sk = activity_key(customer_id)
+            pk, sk = self.activity_pk(customer_id), ACTIVITY_SK
             item = {"pk": pk, "sk": sk, "type": "activity", "periods": {p: n for p, n in after.periods.items() if n},
                     "applied": after.applied, "alerted": after.alerted, "version": after.version + 1}
             if not any(after.periods.values()):

@@ -32,6 +32,47 @@ class Delivery:
         return {"status": self.status, "message_id": self.message_id}
 
 
+class ScorecardArchive:
+    """The archived scorecards (``scorecards/<period>.json|html`` in a versioned bucket), as erasure
+    needs them: a customer's detractor comments taken out of every period that shows them, and every
+    older version of those objects deleted (the bucket's lifecycle rule would take 7 days)."""
+
+    def __init__(self, s3: Any, bucket: str, brand: str) -> None:
+        self._s3, self._bucket, self._brand = s3, bucket, brand
+
+    def remove_comments(self, period_id: str, comments: set[tuple[int, str]]) -> bool:
+        """Rewrite the period's archive without the comments given as (score, submitted_at); True when
+        the archive showed one of them."""
+        from touchpoint.scorecards.email import render_html
+
+        json_key = f"scorecards/{period_id}.json"
+        try:
+            card = json.loads(self._s3.get_object(Bucket=self._bucket, Key=json_key)["Body"].read())
+        except self._s3.exceptions.NoSuchKey:
+            return False
+        shown = card.get("detractor_comments") or []
+        kept = [c for c in shown if (c.get("score"), c.get("submitted_at")) not in comments]
+        if len(kept) == len(shown):
+            return False
+        card["detractor_comments"] = kept
+        self._s3.put_object(Bucket=self._bucket, Key=json_key, ContentType="application/json",
+                            Body=json.dumps(card, indent=2).encode("utf-8"))
+        self._s3.put_object(Bucket=self._bucket, Key=f"scorecards/{period_id}.html",
+                            ContentType="text/html; charset=utf-8",
+                            Body=render_html(card, self._brand).encode("utf-8"))
+        for key in (json_key, f"scorecards/{period_id}.html"):
+            self._delete_older_versions(key)
+        return True
+
+    def _delete_older_versions(self, key: str) -> None:
+        listing = self._s3.list_object_versions(Bucket=self._bucket, Prefix=key)
+        old = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+               for v in [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]
+               if v["Key"] == key and not v.get("IsLatest")]
+        if old:
+            self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": old, "Quiet": True})
+
+
 def deliver_scorecard(scorecard: dict[str, Any], *, brand: str, sender: str, recipients: Sequence[str],
                       marker: SendMarker, ses: Any, s3: Any | None, bucket: str | None) -> Delivery:
     from touchpoint.scorecards.email import render_email, render_html

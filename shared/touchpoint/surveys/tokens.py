@@ -163,6 +163,14 @@ def _removed_key() -> ApiError:
     return _tampered("This survey link was signed with a key that is no longer accepted.")
 
 
+def customer_of(ring: KeyRing, token: str) -> str | None:
+    """Whose link a token is, expired or not; None for a token these keys did not make."""
+    try:
+        return verify_token(ring, token).customer_id
+    except ApiError:
+        return None
+
+
 def verify_token(ring: KeyRing, token: str, now: datetime | None = None) -> SurveyClaims:
     """The claims of a genuine token. 403 when anything is off, 410 when genuine but expired: expiry is
     checked only after authentication, so a forged token never learns whether it would have expired."""
