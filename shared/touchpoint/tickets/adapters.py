@@ -78,7 +78,10 @@ close are one event. Channel from ``source.type``, tags from ``tags.tags[].name`
 conversation part.
 
 helpscout — the event name comes in the ``X-HelpScout-Event`` header and the body is the v2
-conversation: convo.created -> created, convo.agent.reply.created -> agent_replied,
+conversation. The signature covers the body only, so the header is cross-checked against it: a
+reply event whose body's newest customer or teammate thread is of the other kind yields nothing
+(one signed body replayed under other event names adds no reply); the ids below make a replay under
+convo.created or convo.status a duplicate of what the body already said. convo.created -> created, convo.agent.reply.created -> agent_replied,
 convo.customer.reply.created -> customer_replied (and reopened when the conversation is active again
 after its ``closedAt``: a customer's reply reopens it), convo.status -> solved when ``closed``,
 reopened when ``active`` (whether or not ``closedAt`` is still there; the fold counts it only when the
@@ -357,6 +360,7 @@ def _intercom_customer(item: dict[str, Any]) -> str:
 
 _HELPSCOUT_REPLIES = {"convo.agent.reply.created": ("agent_replied", {"reply", "message"}),
                       "convo.customer.reply.created": ("customer_replied", {"customer"})}
+_HELPSCOUT_CONVERSATION_THREADS = {"reply", "message", "customer"}  # not notes, line items, forwards
 
 
 def _helpscout(delivery: _Delivery) -> list[TicketEvent]:
@@ -377,6 +381,11 @@ def _helpscout(delivery: _Delivery) -> list[TicketEvent]:
         event_id = f"convo.created:{ticket_id}"
     elif event_name in _HELPSCOUT_REPLIES:
         kind, thread_types = _HELPSCOUT_REPLIES[event_name]
+        latest_type = _newest_thread_type(body)
+        if latest_type is not None and latest_type not in thread_types:
+            # The header is not covered by the signature: a genuine body replayed under another reply
+            # event name must not invent a reply. The body's newest thread says whose reply it was.
+            return []
         newest = _newest_thread(body, thread_types)
         if newest is None:  # no thread embedded: the conversation's last update dates the reply
             occurred_at = _first_time(body, "userUpdatedAt", "modifiedAt", "updatedAt")
@@ -415,6 +424,15 @@ def _helpscout(delivery: _Delivery) -> list[TicketEvent]:
     if reopened_at is not None and reopen_id is not None:
         events.append(event("reopened", reopened_at, reopen_id))
     return events
+
+
+def _newest_thread_type(body: dict[str, Any]) -> str | None:
+    """The type of the conversation's newest customer or teammate thread (None when none is embedded)."""
+    threads = _list(_object(body.get("_embedded")).get("threads")) or _list(body.get("threads"))
+    dated = [(moment, _text(thread.get("type")) or "") for thread in map(_object, threads)
+             if _text(thread.get("type")) in _HELPSCOUT_CONVERSATION_THREADS
+             and (moment := _parse_time(thread.get("createdAt")))]
+    return max(dated)[1] if dated else None
 
 
 def _newest_thread(body: dict[str, Any], thread_types: set[str]) -> tuple[datetime, str] | None:

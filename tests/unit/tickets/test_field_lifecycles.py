@@ -267,3 +267,38 @@ def test_the_same_conversation_id_in_two_accounts_is_two_tickets(catalog: Catalo
     # Then they are two tickets, "3:87" and "4:87", each the whole lifecycle
     assert ticket_of(events_3, catalog) == expected_field_view(FIELD_TICKETS["chatwoot"])
     assert ticket_of(events_4, catalog) == expected_field_view(FIELD_TICKETS["chatwoot"], ticket_id="4:87")
+
+
+# Help Scout's event header is not signed ------------------------------------------------------------
+HELPSCOUT_LIFECYCLE = ("01-convo.created", "02-convo.agent.reply.created", "03-convo.customer.reply.created",
+                       "04-convo.status.closed", "05-convo.customer.reply.created.reopens",
+                       "06-convo.status.active", "07-convo.agent.reply.created")
+
+
+@pytest.mark.parametrize("name", ["02-convo.agent.reply.created", "03-convo.customer.reply.created",
+                                  "04-convo.status.closed", "07-convo.agent.reply.created"])
+def test_a_help_scout_body_replayed_under_every_event_name_adds_nothing_new(name: str, catalog: Catalog) -> None:
+    # Given one genuine delivery, and the events the conversation's deliveries up to it mapped to
+    genuine = field_delivery("helpscout", name)
+    so_far = [n for n in HELPSCOUT_LIFECYCLE if n <= name]
+    applied = {event.event_id for n in so_far for event in events_of(field_delivery("helpscout", n), catalog)}
+    # When an attacker replays its signed body under every other event name (the header is unsigned)
+    replays = [FieldDelivery("helpscout", name, genuine.raw, {**genuine.headers, "X-HelpScout-Event": other})
+               for other in ("convo.created", "convo.agent.reply.created", "convo.customer.reply.created",
+                             "convo.status")]
+    replayed = [event for delivery in replays for event in events_of(delivery, catalog)]
+    # Then no reply is invented: every replayed reply is the genuine one (the same id, a duplicate), and
+    # what else comes out is what the body itself says (its creation, its status)
+    replies = [event for event in replayed if event.event in ("agent_replied", "customer_replied")]
+    assert {event.event_id for event in replies} <= applied
+    assert {event.event for event in replayed} - {"agent_replied", "customer_replied"} <= {"created", "solved",
+                                                                                          "reopened"}
+
+
+def test_a_reply_event_whose_body_shows_the_other_side_replying_last_yields_nothing(catalog: Catalog) -> None:
+    # Given the body of a customer's reply, sent under the agent-reply event name
+    customer_reply = field_delivery("helpscout", "03-convo.customer.reply.created")
+    forged = FieldDelivery("helpscout", "forged", customer_reply.raw,
+                           {**customer_reply.headers, "X-HelpScout-Event": "convo.agent.reply.created"})
+    # Then no agent reply comes out (it would have set a first response time)
+    assert events_of(forged, catalog) == []
