@@ -81,7 +81,8 @@ helpscout — the event name comes in the ``X-HelpScout-Event`` header and the b
 conversation. The signature covers the body only, so the header is cross-checked against it: a
 reply event whose body's newest customer or teammate thread is of the other kind yields nothing
 (one signed body replayed under other event names adds no reply); the ids below make a replay under
-convo.created or convo.status a duplicate of what the body already said. convo.created -> created, convo.agent.reply.created -> agent_replied,
+convo.created or convo.status a duplicate of what the body already said. convo.created -> created,
+convo.agent.reply.created -> agent_replied,
 convo.customer.reply.created -> customer_replied (and reopened when the conversation is active again
 after its ``closedAt``: a customer's reply reopens it), convo.status -> solved when ``closed``,
 reopened when ``active`` (whether or not ``closedAt`` is still there; the fold counts it only when the
