@@ -40,9 +40,11 @@ def receive(provider: str):
         publisher=runtime.event_publisher(), ring=runtime.key_ring(), contacts=runtime.contact_store(),
         base_url=request_base_url(event, runtime.settings().public_base_url), now=datetime.now(UTC),
         url_token=event.get_query_string_value("token"), suppressions=runtime.suppression_store(),
+        max_event_age=runtime.webhook_max_event_age(),
     )
     logger.info("webhook", extra={"provider": provider, "applied": receipt.applied,
-                                  "duplicates": receipt.duplicates})
+                                  "duplicates": receipt.duplicates, "suppressed": receipt.suppressed,
+                                  "stale": receipt.stale})
     return json_response(receipt.status_code, receipt)
 
 

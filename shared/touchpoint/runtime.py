@@ -12,6 +12,8 @@ from touchpoint.catalog import Catalog, load_catalog
 from touchpoint.platform.settings import Settings, get_settings, validate_environment
 
 if TYPE_CHECKING:  # imported lazily below, off the cold-start path of the routes that do not need them
+    from datetime import timedelta
+
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     from touchpoint.customers.store import CustomerStore, MintRetries, SuppressionStore
@@ -103,6 +105,14 @@ def suppression_store() -> SuppressionStore:
 
     settings = get_settings()
     return SuppressionStore(aws_client("dynamodb"), settings.table_name, Pseudonyms(pseudonym_key(settings)))
+
+
+def webhook_max_event_age() -> timedelta | None:
+    """WebhookMaxEventAgeDays as a duration; None when 0 (no limit)."""
+    from datetime import timedelta
+
+    days = get_settings().webhook_max_event_age_days
+    return timedelta(days=days) if days else None
 
 
 def scorecard_archive() -> ScorecardArchive | None:

@@ -351,3 +351,26 @@ def test_a_signed_chatwoot_delivery_is_still_verified_when_a_url_token_is_config
     genuine = client.deliver(delivery)
     assert genuine.status == 202, genuine.body
     assert client.ticket("chatwoot", "3:87").status == 200
+
+
+# An age limit for helpdesks that sign no timestamp ----------------------------------------------------
+@pytest.mark.parametrize("provider", ["intercom", "helpscout"])
+def test_with_an_age_limit_a_captured_old_delivery_replayed_today_writes_nothing(
+        provider: str, start: Callable[[dict[str, str]], FieldClient], aws: AwsAccount,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a shop that set WebhookMaxEventAgeDays to 7, and a genuine delivery captured in March
+    monkeypatch.setenv("WEBHOOK_MAX_EVENT_AGE_DAYS", "7")
+    client = start(SECRETS)
+    delivery = field_lifecycle(provider)[0]
+    # When it is replayed today, correctly signed (the signature covers no time)
+    reply = client.deliver(delivery)
+    # Then it is acknowledged but dropped as stale: nothing written, nothing published
+    assert reply.status == 200, reply.body
+    assert reply.json()["applied"] == 0 and reply.json()["stale"] >= 1
+    assert [item for item in aws.items() if item.get("type") == "ticket"] == []
+
+
+def test_without_an_age_limit_old_deliveries_are_applied(client: FieldClient) -> None:
+    # The default (0): a backfill or the field lifecycles' March payloads are taken as they come
+    reply = client.deliver(field_lifecycle("intercom")[0])
+    assert reply.status == 202 and reply.json()["stale"] == 0

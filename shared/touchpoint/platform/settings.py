@@ -26,6 +26,8 @@ class Settings(BaseModel):
     token_keys_secret: str | None = Field(default=None, alias="TOKEN_KEYS_SECRET")
     webhook_secrets_secret: str | None = Field(default=None, alias="WEBHOOK_SECRETS_SECRET")
     pseudonym_key_secret: str | None = Field(default=None, alias="PSEUDONYM_KEY_SECRET")
+    # 0: no limit. Events of helpdesks that sign no timestamp older than this are dropped as stale.
+    webhook_max_event_age_days: int = Field(default=0, ge=0, le=365, alias="WEBHOOK_MAX_EVENT_AGE_DAYS")
     event_bus_name: str | None = Field(default=None, alias="EVENT_BUS_NAME")
     catalog: str = Field(default="ecommerce", alias="TOUCHPOINT_CATALOG")
     # The name questions and emails use; empty keeps the catalog's own brand.

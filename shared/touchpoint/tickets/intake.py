@@ -6,7 +6,7 @@ policy holds the customer back (then the event says so and carries no link)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from touchpoint.catalog import Catalog
@@ -27,6 +27,9 @@ SUPPORT_SURVEY_TTL_DAYS = 14
 NO_SUPPRESSIONS = NoSuppressions()
 # Helpdesks whose bodies may repeat byte for byte for distinct events (no delivery id, no time).
 REPEATING_BODIES = ("freshdesk",)
+# Helpdesks whose signature covers no timestamp and whose events carry their own time (Freshdesk's are
+# dated on arrival, so no age can be told there: its repeats are handled by REPEATING_BODIES).
+UNSIGNED_TIME_PROVIDERS = ("intercom", "helpscout")
 CHATWOOT_URL_TOKEN = "chatwoot_url_token"  # noqa: S105 - the name of the opt-in secret of unsigned installs
 
 
@@ -43,7 +46,8 @@ def check_provider(provider: str) -> None:
 def receive_webhook(provider: str, headers: Mapping[str, str], raw_body: bytes, *, secrets: Mapping[str, str],
                     catalog: Catalog, store: TicketStore, publisher: EventPublisher, ring: KeyRing,
                     contacts: ContactKeeper, base_url: str, now: datetime,
-                    url_token: str | None = None, suppressions: SuppressionCheck = NO_SUPPRESSIONS) -> WebhookReceipt:
+                    url_token: str | None = None, suppressions: SuppressionCheck = NO_SUPPRESSIONS,
+                    max_event_age: timedelta | None = None) -> WebhookReceipt:
     """Verify, map, store each distinct event once, refold the touched tickets and announce their
     solves. ``secrets`` are the webhook secrets ({provider: secret}, plus the opt-in
     ``chatwoot_url_token``); ``url_token`` is the ``token`` of the request's query string. Events of
@@ -52,6 +56,11 @@ def receive_webhook(provider: str, headers: Mapping[str, str], raw_body: bytes, 
     check_provider(provider)
     authenticate(provider, headers, raw_body, secrets, now, url_token)
     events = parse_webhook(provider, headers, raw_body, catalog, received_at=now)
+    stale = 0
+    if max_event_age and provider in UNSIGNED_TIME_PROVIDERS:
+        # Their signature covers no time, so a captured delivery verifies forever: its age is the events'.
+        fresh = [event for event in events if now - event.occurred_at <= max_event_age]
+        stale, events = len(events) - len(fresh), fresh
     erased = suppressions.suppressed_among(event.customer_id for event in events)
     suppressed = sum(1 for event in events if event.customer_id in erased)
     events = [event for event in events if event.customer_id not in erased]
@@ -71,7 +80,8 @@ def receive_webhook(provider: str, headers: Mapping[str, str], raw_body: bytes, 
         state = refold(store, provider_id, ticket_id, catalog)
         publish_solve_once(store, publisher, state, catalog, ring, contacts, base_url, now)
         tickets.append(TicketTouched(provider=provider_id, ticket_id=ticket_id, status=state.status))
-    return WebhookReceipt(applied=applied, duplicates=duplicates, suppressed=suppressed, tickets=tickets)
+    return WebhookReceipt(applied=applied, duplicates=duplicates, suppressed=suppressed, stale=stale,
+                          tickets=tickets)
 
 
 def authenticate(provider: str, headers: Mapping[str, str], raw_body: bytes, secrets: Mapping[str, str],

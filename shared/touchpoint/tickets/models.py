@@ -23,6 +23,8 @@ class WebhookReceipt(BaseModel):
     applied: int = Field(description="Events stored for the first time")
     duplicates: int = Field(description="Events already stored (redeliveries)")
     suppressed: int = Field(default=0, description="Events of erased customers, dropped (nothing written or sent)")
+    stale: int = Field(default=0, description=(
+        "Events older than WebhookMaxEventAgeDays from a helpdesk that signs no timestamp, dropped"))
     tickets: list[TicketTouched]
 
     @property
