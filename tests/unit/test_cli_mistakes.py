@@ -40,6 +40,7 @@ MISTAKES = [
     (["demo", "--weeks", "-1"], "--weeks: must be from 1 to 104, not -1"),
     (["demo", "--timezone", "Mars/Base"], "unknown IANA time zone"),
     (["rebuild", "--period", "last-week", "--stack", "http://127.0.0.1:9"], "'last-week' is not a period"),
+    (["rebuild", "--table", "FeedbackTable", "--repair"], "--repair with --table needs --pseudonym-secret"),
 ]
 
 

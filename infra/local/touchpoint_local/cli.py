@@ -315,6 +315,8 @@ def _cmd_rebuild(args: argparse.Namespace) -> int:
         raise CliError("--repair recomputes every period; leave out --period")
     if args.period and not is_period(args.period):
         raise CliError(f"{args.period!r} is not a period (use 2026-W47 or 2026-11)")
+    if args.repair and args.table and not args.pseudonym_secret:
+        raise CliError("--repair with --table needs --pseudonym-secret (the stack's PseudonymKeySecret)")
     if args.table:
         client = boto3.client("dynamodb", region_name=args.region, endpoint_url=args.endpoint)
         table = args.table
