@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # imported lazily below, off the cold-start path of the route
     from touchpoint.customers.store import CustomerStore, MintRetries, SuppressionStore
     from touchpoint.metrics import Targets
     from touchpoint.platform.events import EventBridgePublisher
+    from touchpoint.platform.pseudonyms import Pseudonyms
     from touchpoint.rollups.aggregator import Aggregator
     from touchpoint.rollups.store import RollupStore
     from touchpoint.scorecards.delivery import Delivery, ScorecardArchive
@@ -97,14 +98,19 @@ def customer_store() -> CustomerStore:
     return CustomerStore(aws_client("dynamodb"), get_settings().table_name)
 
 
-def suppression_store() -> SuppressionStore:
-    """The suppression list of erased customers (its pseudonym key from Secrets Manager, cached)."""
-    from touchpoint.customers.store import SuppressionStore
+def _pseudonyms() -> Pseudonyms:
+    """Customers' keyed pseudonyms (the key from Secrets Manager, cached by Powertools Parameters)."""
     from touchpoint.platform.pseudonyms import Pseudonyms
     from touchpoint.platform.secrets import pseudonym_key
 
-    settings = get_settings()
-    return SuppressionStore(aws_client("dynamodb"), settings.table_name, Pseudonyms(pseudonym_key(settings)))
+    return Pseudonyms(pseudonym_key(get_settings()))
+
+
+def suppression_store() -> SuppressionStore:
+    """The suppression list of erased customers."""
+    from touchpoint.customers.store import SuppressionStore
+
+    return SuppressionStore(aws_client("dynamodb"), get_settings().table_name, _pseudonyms())
 
 
 def webhook_max_event_age() -> timedelta | None:
@@ -134,12 +140,9 @@ def mint_retries() -> MintRetries:
 
 
 def rollup_store() -> RollupStore:
-    from touchpoint.platform.pseudonyms import Pseudonyms
-    from touchpoint.platform.secrets import pseudonym_key
     from touchpoint.rollups.store import RollupStore
 
-    settings = get_settings()
-    return RollupStore(aws_client("dynamodb"), settings.table_name, pseudonyms=Pseudonyms(pseudonym_key(settings)))
+    return RollupStore(aws_client("dynamodb"), get_settings().table_name, pseudonyms=_pseudonyms())
 
 
 def aggregator() -> Aggregator:

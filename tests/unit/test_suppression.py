@@ -178,3 +178,23 @@ def test_a_contact_checkpoint_does_not_carry_the_customer_id() -> None:
 
     assert checkpoint_name("CONTACT#mia@example.com|CONTACT") == "CONTACT"
     assert checkpoint_name("RESP#o123|RESPONSE") == "RESP#o123|RESPONSE"
+
+
+def test_suppression_reads_dynamodb_keeps_unprocessed_fail_closed() -> None:
+    from touchpoint.customers.store import SuppressionStore
+
+    class Throttled:
+        """A DynamoDB that leaves every key of a BatchGetItem unprocessed (sustained throttling)."""
+
+        calls = 0
+
+        def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 - boto3's name
+            Throttled.calls += 1
+            return {"Responses": {}, "UnprocessedKeys": RequestItems}
+
+    # Given a table that never answers the suppression reads
+    store = SuppressionStore(Throttled(), "t", Pseudonyms(KEY))
+    # Then the check fails (the request is retried) rather than treating the unread ids as not erased
+    with pytest.raises(RuntimeError, match="unprocessed"):
+        store.suppressed_among(["mia", "ann"])
+    assert Throttled.calls == 10

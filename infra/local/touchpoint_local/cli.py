@@ -286,9 +286,7 @@ def _pseudonyms_for_repair(args: argparse.Namespace, info: dict):
     import boto3
     from touchpoint.platform.pseudonyms import Pseudonyms
 
-    if args.table:
-        if not args.pseudonym_secret:
-            raise CliError("--repair with --table needs --pseudonym-secret (the stack's PseudonymKeySecret)")
+    if args.table:  # _cmd_rebuild has checked that --pseudonym-secret is there
         client = boto3.client("secretsmanager", region_name=args.region, endpoint_url=args.endpoint)
         secret_id = args.pseudonym_secret
     else:

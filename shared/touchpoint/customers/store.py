@@ -9,7 +9,7 @@ from typing import Any
 
 from touchpoint.platform.dynamo import query_all, scan_all, to_item
 from touchpoint.platform.pseudonyms import Pseudonyms
-from touchpoint.platform.table import CUSTOMER_INDEX, customer_partition, suppression_key
+from touchpoint.platform.table import CUSTOMER_INDEX, SUPPRESSION_PREFIX, customer_partition, suppression_key
 
 BATCH_GET_LIMIT = 100
 
@@ -92,16 +92,19 @@ class SuppressionStore:
             for _attempt in range(MAX_UNPROCESSED_RETRIES):
                 reply = self._client.batch_get_item(RequestItems=pending)
                 for item in reply.get("Responses", {}).get(self._table, []):
-                    found.add(by_key[item["pk"]["S"].split("#", 1)[1]])
+                    found.add(by_key[item["pk"]["S"].removeprefix(SUPPRESSION_PREFIX)])
                 pending = reply.get("UnprocessedKeys") or {}
                 if not pending:
                     break
+            else:
+                # Fail closed: an unread key might be an erased customer's (the caller's 5xx is retried).
+                raise RuntimeError("DynamoDB kept suppression reads unprocessed; the request can be retried")
         return found
 
     def suppress(self, customer_id: str, erased_at: str, records: int) -> None:
-        item = {**{k: v["S"] for k, v in suppression_key(self._pseudonyms.of(customer_id)).items()},
-                "type": "suppression", "erased_at": erased_at, "erased_records": records}
-        self._client.put_item(TableName=self._table, Item=to_item(item))
+        item = {**suppression_key(self._pseudonyms.of(customer_id)),
+                **to_item({"type": "suppression", "erased_at": erased_at, "erased_records": records})}
+        self._client.put_item(TableName=self._table, Item=item)
 
     def release(self, customer_id: str) -> bool:
         """Take the customer off the list (they came back of their own will); False when not on it."""

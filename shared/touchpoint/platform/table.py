@@ -59,8 +59,6 @@ def customer_partition(customer_id: str) -> str:
     return f"{CUSTOMER_PREFIX}{customer_id}"
 
 
-
-
 def contact_key(customer_id: str) -> dict[str, str]:
     """The customer's one contact item (the contact policy's memory), found by erasure through the index."""
     return {"pk": f"{CONTACT_PREFIX}{customer_id}", "sk": CONTACT_SK,

@@ -427,23 +427,25 @@ def _helpscout(delivery: _Delivery) -> list[TicketEvent]:
     return events
 
 
+def _dated_threads(body: dict[str, Any], thread_types: set[str]) -> list[tuple[datetime, str, str]]:
+    """(time, id, type) of the conversation's dated threads of those types; Help Scout embeds the
+    conversation's threads, the new reply among them."""
+    threads = _list(_object(body.get("_embedded")).get("threads")) or _list(body.get("threads"))
+    return [(moment, _text(thread.get("id")) or "", kind) for thread in map(_object, threads)
+            if (kind := _text(thread.get("type")) or "") in thread_types
+            and (moment := _parse_time(thread.get("createdAt")))]
+
+
 def _newest_thread_type(body: dict[str, Any]) -> str | None:
     """The type of the conversation's newest customer or teammate thread (None when none is embedded)."""
-    threads = _list(_object(body.get("_embedded")).get("threads")) or _list(body.get("threads"))
-    dated = [(moment, _text(thread.get("type")) or "") for thread in map(_object, threads)
-             if _text(thread.get("type")) in _HELPSCOUT_CONVERSATION_THREADS
-             and (moment := _parse_time(thread.get("createdAt")))]
-    return max(dated)[1] if dated else None
+    dated = _dated_threads(body, _HELPSCOUT_CONVERSATION_THREADS)
+    return max((moment, kind) for moment, _id, kind in dated)[1] if dated else None
 
 
 def _newest_thread(body: dict[str, Any], thread_types: set[str]) -> tuple[datetime, str] | None:
-    """(time, id) of the newest dated thread of those types; Help Scout embeds the conversation's
-    threads, the new reply among them."""
-    threads = _list(_object(body.get("_embedded")).get("threads")) or _list(body.get("threads"))
-    dated = [(moment, _text(thread.get("id")) or "") for thread in map(_object, threads)
-             if _text(thread.get("type")) in thread_types
-             and (moment := _parse_time(thread.get("createdAt")))]
-    return max(dated) if dated else None
+    """(time, id) of the newest dated thread of those types."""
+    dated = _dated_threads(body, thread_types)
+    return max((moment, thread_id) for moment, thread_id, _kind in dated) if dated else None
 
 
 # Chatwoot --------------------------------------------------------------------------------------
