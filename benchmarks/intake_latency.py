@@ -2,7 +2,10 @@
 
 The real SurveyIntakeFunction handler (functions/survey_intake/app.py) gets real HTTP API v2 events:
 ``POST /s/{token}`` with a JSON answer to a fresh CSAT link (shipping) each time, the route the bar
-applies to, and ``POST /v1/responses`` with one imported CSAT response, reported beside it. The
+applies to, with tokens as ``POST /v1/links`` mints them (counted and tracked on the contact item, so
+an erasure closes them by a tombstone and the answer needs no suppression read); the same answer to a
+link minted offline (``touchpoint link``: untracked, one suppression read first) and ``POST
+/v1/responses`` with one imported CSAT response are reported beside it. The
 baseline is ``put_item`` of a similar response item through the handler's own DynamoDB client, on the
 same moto table. A fourth series, ``ResponseStore.upsert`` of a similar record (the very UpdateItem the
 answer route sends), and a clock on the client's botocore hooks (from ``provide-client-params`` to
@@ -42,13 +45,14 @@ class DynamoClock:
         self.seconds += time.perf_counter() - self._start
 
 
-def _answer_event(ring: Any, index: int) -> dict[str, Any]:
+def _answer_event(ring: Any, index: int, tracked: bool = True) -> dict[str, Any]:
     from touchpoint.surveys.tokens import SurveyClaims, expiry, mint_token, survey_id_for
 
-    customer = f"cust-{index:06d}"
+    customer = f"{'cust' if tracked else 'offline'}-{index:06d}"
+    now = datetime.now(UTC)
     claims = SurveyClaims(survey_id=survey_id_for(customer, "shipping", "csat", f"A-{index}"), customer_id=customer,
                           touchpoint="shipping", metric="csat", order_id=f"A-{index}",
-                          expires_at=expiry(datetime.now(UTC), 30))
+                          expires_at=expiry(now, 30), minted_at=now if tracked else None, tracked=tracked)
     token = mint_token(ring, claims)
     return http_event("POST", f"/s/{token}", {"score": 4, "comment": "Arrived a day early"},
                       route_key="POST /s/{token}", path_params={"token": token})
@@ -84,14 +88,17 @@ def measure(quick: bool, runs: int | None = None, warmup: int = WARMUP) -> list[
         client = runtime.aws_client("dynamodb")  # the handler's own client: the same store
         ring = KeyRing(stack.secrets["token_keys"])
         store = ResponseStore(client, stack.table)
-        samples: dict[str, list[float]] = {"answer": [], "import": [], "put_item": [], "upsert": []}
+        samples: dict[str, list[float]] = {"answer": [], "answer_untracked": [], "import": [], "put_item": [],
+                                           "upsert": []}
         own: dict[str, list[float]] = {"answer": [], "import": []}  # handler time outside DynamoDB calls
         clock = DynamoClock(client)
-        statuses: dict[str, set[int]] = {"answer": set(), "import": set()}
+        statuses: dict[str, set[int]] = {"answer": set(), "answer_untracked": set(), "import": set()}
         for index in range(warmup + runs):
             answer, imported = _answer_event(ring, index), _import_event(index)
+            offline = _answer_event(ring, index, tracked=False)
             item, record = to_item(stored_response(_record("put", index))), _record("upsert", index)
             calls = {"answer": lambda e=answer: app.lambda_handler(e, CONTEXT),
+                     "answer_untracked": lambda e=offline: app.lambda_handler(e, CONTEXT),
                      "import": lambda e=imported: app.lambda_handler(e, CONTEXT),
                      "put_item": lambda i=item: client.put_item(TableName=stack.table, Item=i),
                      "upsert": lambda r=record: store.upsert(r)}
@@ -108,13 +115,15 @@ def measure(quick: bool, runs: int | None = None, warmup: int = WARMUP) -> list[
                         own[name].append(seconds - (clock.seconds - in_dynamodb))
     put_ms = median_ms(samples["put_item"])
     answer_ms, import_ms, upsert_ms = (median_ms(samples[k]) for k in ("answer", "import", "upsert"))
+    untracked_ms = median_ms(samples["answer_untracked"])
     value = ratio(answer_ms, put_ms)
     return [{
         "measure": "intake_handler_over_put_item",
         "note": (f"median of {runs} interleaved calls each after {warmup} warm-up rounds, in-process moto (same "
                  "table, the handler's own client); events are built before the clock starts; the bar applies to "
                  "the answer route POST /s/{token} (JSON answer, CSAT touchpoint, first answer: 201)"),
-        "median_ms": {"answer_POST_/s/{token}": answer_ms, "import_POST_/v1/responses": import_ms,
+        "median_ms": {"answer_POST_/s/{token}": answer_ms, "answer_untracked_link": untracked_ms,
+                      "import_POST_/v1/responses": import_ms,
                       "bare_put_item": put_ms, "bare_upsert_update_item": upsert_ms},
         "handler_time_outside_dynamodb_median_ms": {"answer": median_ms(own["answer"]),
                                                     "import": median_ms(own["import"])},
@@ -125,6 +134,7 @@ def measure(quick: bool, runs: int | None = None, warmup: int = WARMUP) -> list[
         "ratio": value,
         "ratio_of": "answer route handler median / bare put_item median",
         "ratio_import_route": ratio(import_ms, put_ms),
+        "ratio_answer_untracked_link": ratio(untracked_ms, put_ms),
         "bar": f"ratio <= {BAR} (answer route)",
         "pass": value is not None and value <= BAR,
     }]

@@ -225,6 +225,37 @@ def test_erasure_leaves_the_rollups_of_a_dataset_that_never_had_the_customer(pip
     assert not any(plain[:32] in pk for pk in activity)
 
 
+def test_an_answer_closed_by_an_erasure_tombstone_leaves_the_rollups(pipeline):
+    from touchpoint.customers.erasure import erase_customer
+    from touchpoint.customers.store import CustomerStore, SuppressionStore
+    from touchpoint.surveys.intake import issue_link, submit_answer
+    from touchpoint.surveys.models import LinkRequest, SurveyAnswer
+    from touchpoint.surveys.store import ContactStore
+    from touchpoint.surveys.tokens import KeyRing
+
+    dynamodb, table = pipeline.aws.dynamodb, pipeline.aws.table_name
+    ring, now = KeyRing({"k1": "aggregation-test-key-0123456789"}), datetime.now(UTC)
+    # Given bob answered a link minted through the contact policy (listed on his contact item), beside ann
+    link = issue_link(LinkRequest(customer_id="bob", touchpoint="shipping"), CATALOG, ring,
+                      ContactStore(dynamodb, table), "https://x.example", now)
+    submit_answer(link.token, SurveyAnswer(score=2, comment="dented"), CATALOG, ring, pipeline.responses, now)
+    pipeline.answer("a1", "ann", "shipping", "csat", 2, now)
+    pipeline.drain()
+    records = list(RollupStore(dynamodb, table).all_items())
+    without_bob = expected_rollups([i for i in records if i.get("type") == "response" and i["customer_id"] == "ann"])
+    # When bob is erased: his answer is replaced by a tombstone (a MODIFY), the rest deleted
+    suppressions = SuppressionStore(dynamodb, table, Pseudonyms(b"a-test-pseudonym-key"))
+    publisher = type("Told", (), {"publish": lambda _self, kind, detail: None})()
+    erased = erase_customer(CustomerStore(dynamodb, table), suppressions, publisher, "bob", now)
+    assert erased.deleted_records == 3  # the answer, its detractor alert and the contact item
+    pipeline.drain()
+    # Then his answer left the rollups as a deletion would have taken it, and a rebuild agrees
+    measured = {k: c for k, c in pipeline.rollups().items() if any(not a.startswith("minted_") for a in c)}
+    assert {k: {a: v for a, v in c.items() if not a.startswith("minted_")} for k, c in measured.items()} == \
+        {k: {a: v for a, v in c.items() if v} for k, c in without_bob.items() if any(c.values())}
+    assert pipeline.drift() == []
+
+
 def test_a_detractor_is_announced_once_per_response(pipeline):
     # Given a detractor answer, a promoter answer and a detractor CES
     pipeline.answer("d1", "dan", "relationship", "nps", 2, T0, comment="<b>never again</b>")

@@ -147,3 +147,26 @@ def test_a_customer_who_comes_back_can_be_released(handlers) -> None:
     # Then they can be surveyed again; releasing twice says so
     assert intake.mint(CUSTOMER).status == 201
     assert intake.release(CUSTOMER).json()["status"] == "not_suppressed"
+
+
+def test_an_unanswered_link_is_closed_by_a_tombstone_and_stays_closed_after_a_release(handlers, aws) -> None:
+    intake, _webhooks, _tap = handlers
+    # Given a link sent through the API and not answered yet
+    pending = intake.mint(CUSTOMER, "shipping").json()
+    # When the customer is erased
+    erased = intake.erase(CUSTOMER).json()
+    # Then its survey id holds a tombstone that names nobody and expires with the link
+    [closed] = [item for item in aws.items() if item.get("type") == "closed"]
+    assert closed["pk"] == f"RESP#{pending['survey_id']}"
+    assert set(closed) == {"pk", "sk", "type", "expires_at"} and not mentions(closed, CUSTOMER)
+    expires = datetime.fromisoformat(pending["expires_at"].replace("Z", "+00:00"))
+    assert int(closed["expires_at"]) == int(expires.timestamp())
+    assert erased["deleted_records"] == 1  # the contact item
+    # When the customer comes back of their own will and is released
+    assert intake.release(CUSTOMER).status == 200
+    # Then a new survey can be sent, but the link sent before the erasure stays closed, page and answer
+    assert intake.mint(CUSTOMER, "checkout").status == 201
+    reply = intake.answer(pending["token"], 5)
+    assert reply.status == 410 and reply.json()["error"]["code"] == "survey_closed"
+    assert intake.request("GET", f"/s/{pending['token']}", path_params={"token": pending["token"]},
+                          route_key="GET /s/{token}").status == 410

@@ -55,9 +55,9 @@ def test_aggregator_writes_are_counted_from_the_real_handler_and_match_the_naive
 
 def test_intake_latency_reports_both_routes_and_the_bare_writes():
     line = _one_line(intake_latency.measure(True, runs=3, warmup=1), "intake_handler_over_put_item")
-    assert set(line["median_ms"]) == {"answer_POST_/s/{token}", "import_POST_/v1/responses", "bare_put_item",
-                                      "bare_upsert_update_item"}
-    assert line["statuses"] == {"answer": [201], "import": [201]}
+    assert set(line["median_ms"]) == {"answer_POST_/s/{token}", "answer_untracked_link", "import_POST_/v1/responses",
+                                      "bare_put_item", "bare_upsert_update_item"}
+    assert line["statuses"] == {"answer": [201], "answer_untracked": [201], "import": [201]}
 
 
 def test_cold_start_times_every_handler_module_and_boto3():

@@ -150,3 +150,33 @@ ticket_mapping: {default: support}
 def test_the_presets_default_to_14_days():
     assert CATALOG.contact_policy.days == 14
     assert CATALOG.contact_days(CATALOG.get("shipping")) == 14
+
+
+def test_the_contact_item_lists_the_open_links_so_an_erasure_can_close_them():
+    # Given links minted 20 days apart, each open for 30 days
+    store = FakeContactStore()
+    first = issue(store, NOW, ttl_days=30)
+    second = issue(store, NOW + timedelta(days=20), touchpoint="relationship", ttl_days=30)
+    # Then both are tracked (their tokens say so) and listed with their expiry
+    assert verify_token(RING, first.token, NOW).tracked and verify_token(RING, second.token, NOW).tracked
+    listed = store.items["cust-1"]["open_links"]
+    assert listed == {first.survey_id: int((NOW + timedelta(days=30)).timestamp()),
+                      second.survey_id: int((NOW + timedelta(days=50)).timestamp())}
+    # When a third is minted after the first expired
+    third = issue(store, NOW + timedelta(days=40), touchpoint="checkout", ttl_days=30)
+    # Then the expired one is no longer listed: the list holds the links an answer could still use
+    assert set(store.items["cust-1"]["open_links"]) == {second.survey_id, third.survey_id}
+
+
+def test_beyond_the_tracked_limit_a_link_is_minted_untracked_and_the_contact_item_stays_small():
+    from touchpoint.surveys.contact import MAX_TRACKED_LINKS
+
+    # Given a touchpoint that never holds back, and a customer surveyed more often than the limit
+    catalog = with_days(0)
+    store = FakeContactStore()
+    links = [issue(store, NOW + timedelta(minutes=i), catalog, order_id=f"A-{i}") for i in range(MAX_TRACKED_LINKS + 5)]
+    # Then the first MAX_TRACKED_LINKS are tracked, the rest are not (their answers read the
+    # suppression list), and the list never grows past the limit
+    tracked = [verify_token(RING, link.token, NOW + timedelta(hours=2)).tracked for link in links]
+    assert tracked == [True] * MAX_TRACKED_LINKS + [False] * 5
+    assert len(store.items["cust-1"]["open_links"]) == MAX_TRACKED_LINKS

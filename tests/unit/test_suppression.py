@@ -42,11 +42,23 @@ class FakeSuppressions:
 
 
 class FakeCustomers:
-    def __init__(self, keys: list[dict[str, Any]], journal: list[str]) -> None:
-        self.keys, self.journal = keys, journal
+    """CustomerStore in memory: the customer's keys and the open links of their contact item."""
+
+    def __init__(self, keys: list[dict[str, Any]], journal: list[str], links: dict[str, int] | None = None) -> None:
+        self.keys, self.journal, self.links = keys, journal, links or {}
+        self.tombstones: dict[str, int] = {}
 
     def keys_of(self, customer_id: str) -> list[dict[str, Any]]:
+        self.journal.append("read keys")
         return list(self.keys)
+
+    def open_links(self, customer_id: str) -> dict[str, int]:
+        return dict(self.links)
+
+    def close_surveys(self, links: dict[str, int], now_epoch: int) -> int:
+        self.journal.append(f"close {len(links)}")
+        self.tombstones.update({s: e for s, e in links.items() if e > now_epoch})
+        return 0
 
     def delete(self, keys: list[dict[str, Any]]) -> None:
         self.journal.append(f"delete {len(keys)}")
@@ -87,9 +99,10 @@ def test_the_erasure_suppresses_before_it_deletes_and_then_tells_other_systems()
     customers = FakeCustomers([{"pk": f"RESP#{n}"} for n in range(3)], journal)
     # When they are erased
     result = erase_customer(customers, suppressions, told, "mia@example.com", datetime(2026, 12, 3, 9, tzinfo=UTC))
-    # Then the suppression came first (an answer arriving mid-erasure is refused), then the deletes,
-    # then CustomerErased with the id, the time and the count
-    assert journal == ["suppress", "delete 3", "publish CustomerErased"]
+    # Then the suppression came first (an answer arriving mid-erasure is refused), then the open links
+    # were closed, then the index was read and its records deleted, then the count was noted and
+    # CustomerErased sent with the id, the time and the count
+    assert journal == ["suppress", "close 0", "read keys", "delete 3", "suppress", "publish CustomerErased"]
     assert told.events == [("CustomerErased", {"customer_id": "mia@example.com",
                                                "erased_at": "2026-12-03T09:00:00.000Z", "records": 3})]
     assert result.status == "erased" and result.deleted_records == 3 and result.suppressed
@@ -139,6 +152,37 @@ def test_an_old_link_of_an_erased_customer_is_closed_and_writes_nothing() -> Non
     with pytest.raises(ApiError) as refused:
         submit_answer(token, SurveyAnswer(score=4), CATALOG, RING, store, NOW, suppressions=suppressions)
     # Then the survey is closed (410) and nothing was written
+    assert (refused.value.status, refused.value.code) == (410, "survey_closed")
+    assert store.writes == 0
+
+
+def test_an_old_tracked_link_is_closed_by_its_tombstone_without_reading_the_suppression_list() -> None:
+    from touchpoint.surveys.intake import issue_link
+    from touchpoint_local.testing import FakeContactStore
+
+    class Unread:
+        """A suppression list that must not be consulted."""
+
+        def is_suppressed(self, customer_id: str) -> bool:
+            raise AssertionError("a tracked link needs no suppression read")
+
+        def suppressed_among(self, customer_ids: Iterable[str]) -> set[str]:
+            raise AssertionError("a tracked link needs no suppression read")
+
+    # Given a link minted through the contact policy (tracked), then its customer erased
+    contacts = FakeContactStore()
+    link = issue_link(LinkRequest(customer_id="gone", touchpoint="shipping"), CATALOG, RING, contacts,
+                      "https://feedback.example.com", NOW)
+    journal: list[str] = []
+    customers = FakeCustomers([], journal, links=contacts.items["gone"]["open_links"])
+    erase_customer(customers, FakeSuppressions(Pseudonyms(KEY), journal), Told(journal), "gone", NOW)
+    store = FakeStore()
+    store.items.update({survey_id: {"type": "closed"} for survey_id in customers.tombstones})
+    # When it is answered
+    with pytest.raises(ApiError) as refused:
+        submit_answer(link.token, SurveyAnswer(score=4), CATALOG, RING, store, NOW, suppressions=Unread())
+    # Then the tombstone on its survey id closed it (410), nothing was written, nothing else was read
+    assert list(customers.tombstones) == [link.survey_id]
     assert (refused.value.status, refused.value.code) == (410, "survey_closed")
     assert store.writes == 0
 

@@ -10,7 +10,7 @@ import pytest
 from touchpoint.catalog import load_catalog
 from touchpoint.errors import ApiError
 from touchpoint.surveys.intake import import_responses, mint_link, submit_answer
-from touchpoint.surveys.models import ImportedResponse, LinkCreated, LinkRequest, SurveyAnswer
+from touchpoint.surveys.models import ImportedResponse, LinkCreated, LinkRequest, SurveyAnswer, SurveyClosed
 from touchpoint.surveys.tokens import KeyRing, verify_token
 
 NOW = datetime(2026, 11, 22, 12, 30, 15, 123456, tzinfo=UTC)
@@ -32,8 +32,10 @@ class FakeStore:
                 and t.get("solved_at")]
 
     def upsert(self, record: dict[str, Any]) -> bool:
-        self.writes += 1
         old = self.items.get(record["survey_id"])
+        if old is not None and old.get("type") == "closed":
+            raise SurveyClosed(record["survey_id"])  # both conditional writes fail on a tombstone
+        self.writes += 1
         item = {k: v for k, v in record.items() if v is not None}
         item["first_submitted_at"] = old["first_submitted_at"] if old else record["submitted_at"]
         item["submissions"] = (old["submissions"] if old else 0) + 1

@@ -138,8 +138,7 @@ def _cmd_local(args: argparse.Namespace) -> int:
                        dynamodb_endpoint=args.dynamodb_endpoint)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    # Ctrl-C stops the stack even when a shell started it in the background (which ignores SIGINT).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Ctrl-C (main's handler, also in the background) stops the stack.
     try:
         stack.start()
         running.remember(stack.url)
@@ -488,21 +487,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# After Ctrl-C, the seconds the command has to wind down (stop the stack, DynamoDB Local) before the
+# process leaves regardless: an interrupt a library swallowed must not leave the user waiting.
+INTERRUPT_GRACE_SECONDS = 10.0
+
+
+class _CtrlC:
+    """SIGINT raises KeyboardInterrupt (also when a shell started us in the background, which
+    ignores it) and arms a watchdog: a second Ctrl-C, or the grace period running out, exits 130."""
+
+    def __init__(self) -> None:
+        self.reported = threading.Event()
+        self._armed = False
+
+    def __call__(self, _signum: int, _frame: object) -> None:
+        if self._armed:
+            self._leave()
+        self._armed = True
+        watchdog = threading.Timer(INTERRUPT_GRACE_SECONDS, self._leave)
+        watchdog.daemon = True  # a command that winds down in time exits without waiting for it
+        watchdog.start()
+        raise KeyboardInterrupt
+
+    def _leave(self) -> None:
+        if not self.reported.is_set():
+            print("interrupted", file=sys.stderr, flush=True)
+        os._exit(130)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    ctrl_c = _CtrlC()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, ctrl_c)
     try:
         return int(args.run(args) or 0)
     except (CliError, StackUnreachable, DynamoDBLocalUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        ctrl_c.reported.set()
+        print("interrupted", file=sys.stderr, flush=True)
         return 130
     except Exception as exc:
         if os.environ.get("TOUCHPOINT_DEBUG"):
             raise
         print(f"error: {type(exc).__name__}: {exc} (TOUCHPOINT_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

@@ -36,18 +36,24 @@ class Retries(Protocol):
 def erase_customer(store: CustomerStore, suppressions: SuppressionStore, publisher: EventPublisher,
                    customer_id: str, now: datetime, *, archive: Archive | None = None,
                    retries: Retries | None = None) -> ErasureResult:
-    """Delete every record of the customer, suppress the id, scrub the copies, publish
-    ``CustomerErased``. Safe to retry: each step is idempotent, and the suppression is written
-    before the deletes so that nothing arriving meanwhile slips in behind them."""
+    """Suppress the id, close the customer's open links, delete every record of theirs, scrub the
+    copies, publish ``CustomerErased``. Safe to retry: each step is idempotent, and the suppression
+    and the tombstones come before the index is read, so nothing arriving meanwhile slips in behind."""
     erased_at = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    # Suppressed first: from here on, intake, imports and webhooks refuse the customer ...
+    suppressions.suppress(customer_id, erased_at, 0)
+    # ... their open links are closed by tombstones (an answer through one then fails its own write) ...
+    closed_answers = store.close_surveys(store.open_links(customer_id), int(now.timestamp()))
+    # ... and everything else that carries their index key is deleted.
     keys = store.keys_of(customer_id)
-    suppressions.suppress(customer_id, erased_at, len(keys))
     store.delete(keys)
+    records = len(keys) + closed_answers
+    suppressions.suppress(customer_id, erased_at, records)
     scrubbed = _scrub_archive(archive, keys) if archive is not None else []
     forgotten = retries.forget(customer_id) if retries is not None else 0
-    publisher.publish(CUSTOMER_ERASED, {"customer_id": customer_id, "erased_at": erased_at, "records": len(keys)})
-    return ErasureResult(customer_id=customer_id, status="erased" if keys else "nothing_found",
-                         deleted_records=len(keys), suppressed=True, erased_at=erased_at,
+    publisher.publish(CUSTOMER_ERASED, {"customer_id": customer_id, "erased_at": erased_at, "records": records})
+    return ErasureResult(customer_id=customer_id, status="erased" if records else "nothing_found",
+                         deleted_records=records, suppressed=True, erased_at=erased_at,
                          archived_scorecards_rewritten=scrubbed, link_retries_forgotten=forgotten)
 
 

@@ -7,9 +7,17 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from touchpoint.platform.dynamo import query_all, scan_all, to_item
+from touchpoint.platform.dynamo import from_item, query_all, scan_all, to_item
 from touchpoint.platform.pseudonyms import Pseudonyms
-from touchpoint.platform.table import CUSTOMER_INDEX, SUPPRESSION_PREFIX, customer_partition, suppression_key
+from touchpoint.platform.table import (
+    CUSTOMER_INDEX,
+    SUPPRESSION_PREFIX,
+    closed_survey_item,
+    contact_key,
+    customer_partition,
+    key,
+    suppression_key,
+)
 
 BATCH_GET_LIMIT = 100
 
@@ -28,6 +36,27 @@ class CustomerStore:
             self._client, TableName=self._table, IndexName=CUSTOMER_INDEX, KeyConditionExpression="gsi1pk = :c",
             ExpressionAttributeValues={":c": {"S": customer_partition(customer_id)}}, ProjectionExpression="pk, sk",
         )]
+
+    def open_links(self, customer_id: str) -> dict[str, int]:
+        """The survey ids of the links the contact item lists as sent and open (id -> expiry epoch)."""
+        keys = contact_key(customer_id)
+        item = self._client.get_item(TableName=self._table, Key=key(keys["pk"], keys["sk"]),
+                                     ProjectionExpression="open_links", ConsistentRead=True).get("Item")
+        links = from_item(item).get("open_links") if item else None
+        return {str(survey_id): int(expires) for survey_id, expires in (links or {}).items()}
+
+    def close_surveys(self, links: dict[str, int], now_epoch: int) -> int:
+        """Put a tombstone on each open link's survey id (until the link expires), replacing an answer
+        already there (its stream MODIFY subtracts it from the rollups). Returns how many answers it
+        replaced."""
+        replaced = 0
+        for survey_id, expires in sorted(links.items()):
+            if expires <= now_epoch:
+                continue  # an expired link is refused anyway; its answer, if any, is deleted by the index
+            old = self._client.put_item(TableName=self._table, Item=to_item(closed_survey_item(survey_id, expires)),
+                                        ReturnValues="ALL_OLD").get("Attributes") or {}
+            replaced += old.get("type", {}).get("S") == "response"
+        return replaced
 
     def delete(self, keys: Sequence[dict[str, Any]]) -> None:
         for start in range(0, len(keys), BATCH_WRITE_LIMIT):
@@ -62,8 +91,8 @@ class MintRetries:
                 continue
             if isinstance(token, str) and self._owner_of(token) == customer_id:
                 theirs.append({"id": item["id"]})
-        for key in theirs:
-            self._client.delete_item(TableName=self._table, Key=key)
+        for record_key in theirs:
+            self._client.delete_item(TableName=self._table, Key=record_key)
         return len(theirs)
 
 

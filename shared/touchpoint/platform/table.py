@@ -6,6 +6,7 @@ index and intake finds a customer's tickets with ``begins_with(gsi1sk, "TICKET#"
 
 item                    pk                           sk                                  gsi1sk
 survey response         RESP#<survey_id>             RESPONSE                            RESP#<submitted_at>#<id>
+closed survey (erased)  RESP#<survey_id>             RESPONSE                            (none: no customer in it)
 ticket state            TICKET#<provider>#<ticket>   STATE                               TICKET#<provider>#<ticket>
 ticket event            TICKET#<provider>#<ticket>   EVT#<event_id>                      TEVT#<provider>#<ticket>#<evt>
 customer contact        CONTACT#<customer>           CONTACT                             CONTACT
@@ -82,6 +83,17 @@ def activity_key(pseudonym: str) -> tuple[str, str]:
 # --- survey responses ------------------------------------------------------------------------------------------
 def response_key(survey_id: str) -> dict[str, str]:
     return {"pk": f"{RESPONSE_PREFIX}{survey_id}", "sk": RESPONSE_SK}
+
+
+# An erased customer's open link, closed: the response key holds this instead of an answer until the
+# link expires (TTL), so the answer's own conditional write refuses it (surveys.store.ResponseStore).
+CLOSED_SURVEY_TYPE = "closed"
+
+
+def closed_survey_item(survey_id: str, link_expires_epoch: int) -> dict[str, Any]:
+    """The tombstone of an erased customer's open link: the key, the type and the expiry; no customer,
+    no score, no index key (erasure must not find it again, and it names nobody)."""
+    return {**response_key(survey_id), "type": CLOSED_SURVEY_TYPE, "expires_at": link_expires_epoch}
 
 
 def response_index_key(customer_id: str, submitted_at: str, survey_id: str) -> dict[str, str]:

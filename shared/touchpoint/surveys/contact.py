@@ -22,6 +22,11 @@ from touchpoint.periods import parse_time
 
 # The contact item outlives the longest policy (and the link), then DynamoDB TTL removes it.
 CONTACT_RETENTION = timedelta(days=366)
+# The customer's links still open, by survey id, so an erasure can close each with a tombstone
+# (docs/data-model.md). The contact policy keeps this short (one link per N days, each open for its
+# ttl_days); beyond this many a new link is minted untracked and its answer checks the suppression
+# list instead, so the contact item stays a few KB whatever the customer's history.
+MAX_TRACKED_LINKS = 50
 
 
 def mint_fingerprint(customer_id: str, touchpoint: str, metric: str, order_id: str | None,
@@ -60,3 +65,9 @@ def decide(contact: Mapping[str, Any] | None, fingerprint: str, contact_days: in
                         f"The customer received a survey on {last.date().isoformat()}; the contact policy allows "
                         f"one survey per {contact_days} days", counted_before=retried)
     return Decision("mint")
+
+
+def still_open(contact: Mapping[str, Any] | None, now: datetime) -> dict[str, int]:
+    """The contact item's open links (survey id -> expiry, epoch seconds) that have not expired."""
+    links = (contact or {}).get("open_links") or {}
+    return {survey_id: int(expires) for survey_id, expires in links.items() if int(expires) > now.timestamp()}

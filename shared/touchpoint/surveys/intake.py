@@ -27,7 +27,7 @@ from touchpoint.platform.http import validation_error
 from touchpoint.platform.pseudonyms import NoSuppressions, SuppressionCheck
 from touchpoint.platform.table import response_index_key, ticket_ref
 from touchpoint.surveys import pages
-from touchpoint.surveys.contact import CONTACT_RETENTION, decide, mint_fingerprint
+from touchpoint.surveys.contact import CONTACT_RETENTION, MAX_TRACKED_LINKS, decide, mint_fingerprint, still_open
 from touchpoint.surveys.models import (
     MAX_IMPORT_BATCH,
     AnswerRecorded,
@@ -38,6 +38,7 @@ from touchpoint.surveys.models import (
     LinkRequest,
     LinkThrottled,
     SurveyAnswer,
+    SurveyClosed,
 )
 from touchpoint.surveys.tokens import KeyRing, SurveyClaims, expiry, mint_token, survey_id_for, verify_token
 
@@ -54,6 +55,11 @@ NO_SUPPRESSIONS = NoSuppressions()
 def erased_customer(field: str) -> ApiError:
     return ApiError(409, "customer_erased", "This customer was erased and is on the suppression list: nothing is "
                     "sent or recorded for them (DELETE /v1/customers/{customer_id}/suppression lifts it)", field)
+
+
+def survey_closed() -> ApiError:
+    """The link of an erased customer: closed, whatever it says."""
+    return ApiError(410, "survey_closed", "This survey is closed.", "token")
 
 
 # A response may be dated a little ahead of our clock (the sender's clock), never further.
@@ -146,8 +152,14 @@ def issue_link(request: LinkRequest, catalog: Catalog, ring: KeyRing, contacts: 
             if decision.counted_before or contacts.replace(held_back, read_version):
                 return throttled
             continue
-        link = mint_link(request, catalog, ring, base_url, now, counted=True)
+        open_links = still_open(contact, now)
+        tracked = len(open_links) < MAX_TRACKED_LINKS
+        link = mint_link(request, catalog, ring, base_url, now, counted=True, tracked=tracked)
+        if tracked:
+            expires = int(expiry(now, request.ttl_days).timestamp())  # the link's own expiry
+            open_links[link.survey_id] = max(expires, open_links.get(link.survey_id, 0))
         minted = {**(contact or {}), "customer_id": request.customer_id, "last_contact_at": iso(now),
+                  "open_links": open_links,
                   "touchpoint": touchpoint.id, "metric": metric, "survey_id": link.survey_id,
                   "fingerprint": fingerprint, "token": link.token, "link_expires_at": link.expires_at,
                   "mints": int((contact or {}).get("mints") or 0) + 1,
@@ -162,10 +174,11 @@ def issue_link(request: LinkRequest, catalog: Catalog, ring: KeyRing, contacts: 
 
 
 def mint_link(request: LinkRequest, catalog: Catalog, ring: KeyRing, base_url: str, now: datetime, *,
-              counted: bool = False) -> LinkCreated:
+              counted: bool = False, tracked: bool = False) -> LinkCreated:
     """A new signed link, with no contact policy and no write (``issue_link`` applies the policy and
     counts the link: only a ``counted`` link carries its minting time, which makes its answer count
-    as answered for the response rate, so answered never exceeds minted)."""
+    as answered for the response rate, so answered never exceeds minted; a ``tracked`` one is listed
+    on the contact item, so an erasure closes it with a tombstone)."""
     touchpoint = _touchpoint(catalog, request.touchpoint)
     metric = request.metric or touchpoint.metric
     claims = SurveyClaims(
@@ -178,6 +191,7 @@ def mint_link(request: LinkRequest, catalog: Catalog, ring: KeyRing, base_url: s
         properties=request.properties,
         minted_at=now if counted else None,
         locale=request.locale,
+        tracked=tracked,
     )
     return _link_created(catalog, touchpoint, metric, base_url, mint_token(ring, claims), iso(claims.expires_at),
                          claims.survey_id, request.locale)
@@ -230,7 +244,10 @@ def survey_page(token: str, preselect: str | None, catalog: Catalog, ring: KeyRi
     ``?score=N`` (a one-click email button) still picks the score. In the link's language, else the
     browser's (``Accept-Language``), else English."""
     survey = open_survey(token, catalog, ring, now)
-    earlier = answers.answer(survey.claims.survey_id) if answers is not None else None
+    try:
+        earlier = answers.answer(survey.claims.survey_id) if answers is not None else None
+    except SurveyClosed:
+        raise survey_closed() from None
     selected: int | None = None
     text = (preselect or "").strip()
     # isdecimal and isascii: "²" is a digit to Python but not a score
@@ -250,12 +267,14 @@ def submit_answer(
     *, is_form: bool = False, suppressions: SuppressionCheck = NO_SUPPRESSIONS,
 ) -> tuple[bool, dict[str, Any]]:
     """Record the answer to a link; one record per token, a resubmission replaces it.
-    Returns (created, record). The link of an erased customer is closed (410), nothing written."""
+    Returns (created, record). The link of an erased customer is closed (410), nothing written: a
+    tracked link by the tombstone the erasure left on its survey id, which fails the answer's own
+    conditional write (one request); any other link by a read of the suppression list first."""
     from touchpoint.surveys.bots import bot_reason
 
     survey = open_survey(token, catalog, ring, now)
-    if suppressions.is_suppressed(survey.claims.customer_id):
-        raise ApiError(410, "survey_closed", "This survey is closed.", "token")
+    if not survey.claims.tracked and suppressions.is_suppressed(survey.claims.customer_id):
+        raise survey_closed()
     check_score(survey.claims.metric, answer.score)
     suspicion = bot_reason(ring, token, answer.model_dump(), is_form, now)
     record = response_record(
@@ -274,7 +293,10 @@ def submit_answer(
     if suspicion:
         record["suspected_bot"], record["bot_reason"] = True, suspicion
     link_service_outcome(record, store)
-    return store.upsert(record), record
+    try:
+        return store.upsert(record), record
+    except SurveyClosed:
+        raise survey_closed() from None
 
 
 def answer_recorded(created: bool, record: dict[str, Any]) -> AnswerRecorded:

@@ -22,6 +22,10 @@ MAX_LINK_PROPERTIES_JSON_BYTES = 1024  # they travel inside the link URL
 MAX_IMPORT_BATCH = 100
 
 
+class SurveyClosed(Exception):
+    """The survey's customer was erased: its key holds a tombstone, and no answer may land there."""
+
+
 def _no_control_characters(value: str) -> str:
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise ValueError("must not contain control characters")

@@ -8,6 +8,7 @@ from typing import Any
 from touchpoint.metrics import SOLVED_STATUSES
 from touchpoint.platform.dynamo import from_item, put_if_absent, query_all, set_fields_expression, to_item
 from touchpoint.platform.table import (
+    CLOSED_SURVEY_TYPE,
     CUSTOMER_INDEX,
     RESPONSE_SK,
     TICKET_PREFIX,
@@ -16,6 +17,7 @@ from touchpoint.platform.table import (
     key,
     response_key,
 )
+from touchpoint.surveys.models import SurveyClosed
 
 RESPONSE_FIELDS = (
     "type", "survey_id", "customer_id", "touchpoint", "family", "stage", "metric", "score", "submitted_at",
@@ -33,36 +35,48 @@ class ResponseStore:
         """Write a link response; a resubmission replaces the earlier answer in place. Returns True
         when the record is new. A first answer is one conditional PutItem (the common, cheap case);
         when the survey was answered before, one atomic UpdateItem replaces it, keeping
-        ``first_submitted_at`` and counting ``submissions``. Concurrent submits still leave one item."""
+        ``first_submitted_at`` and counting ``submissions``. Concurrent submits still leave one item.
+        ``SurveyClosed`` when an erasure closed the survey (its tombstone fails both writes' conditions),
+        so an erased customer's old link needs no read of the suppression list."""
         if self.insert_once(record):
             return True
         # An answer without a comment keeps the comment given before (an email button carries only a
         # score); any other field the new answer lacks is removed, so the record is the new answer.
         fields = [f for f in RESPONSE_FIELDS if f != "comment" or record.get("comment") is not None]
         sets, removes, names, values = set_fields_expression(record, fields)
-        names.update({"#first": "first_submitted_at", "#n": "submissions"})
-        values.update({":first": values[f":f{fields.index('submitted_at')}"], ":one": {"N": "1"}})
+        names.update({"#first": "first_submitted_at", "#n": "submissions", "#kind": "type"})
+        values.update({":first": values[f":f{fields.index('submitted_at')}"], ":one": {"N": "1"},
+                       ":response": {"S": "response"}})
         sets.append("#first = if_not_exists(#first, :first)")
         expression = "SET " + ", ".join(sets) + " ADD #n :one"
         if removes:
             expression += " REMOVE " + ", ".join(removes)
-        result = self._client.update_item(
-            TableName=self._table,
-            Key=key(response_key(record["survey_id"])["pk"], RESPONSE_SK),
-            UpdateExpression=expression,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_OLD",
-        )
-        # ALL_OLD is the item before the update: empty only if it was erased in between.
-        return not result.get("Attributes")
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=key(response_key(record["survey_id"])["pk"], RESPONSE_SK),
+                UpdateExpression=expression,
+                # Only an answer is replaced: a tombstone, or nothing (erased since our Put), stays so.
+                ConditionExpression="#kind = :response",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            raise SurveyClosed(record["survey_id"]) from None
+        return False
 
     def answer(self, survey_id: str) -> dict[str, Any] | None:
-        """The survey's current answer (score, comment, submitted_at), or None before the first one."""
+        """The survey's current answer (score, comment, submitted_at), or None before the first one;
+        ``SurveyClosed`` when an erasure closed it."""
         item = self._client.get_item(TableName=self._table, Key=key(response_key(survey_id)["pk"], RESPONSE_SK),
-                                     ProjectionExpression="score, #comment, submitted_at",
-                                     ExpressionAttributeNames={"#comment": "comment"}).get("Item")
-        return from_item(item) if item else None
+                                     ProjectionExpression="score, #comment, submitted_at, #kind",
+                                     ExpressionAttributeNames={"#comment": "comment", "#kind": "type"}).get("Item")
+        if not item:
+            return None
+        found = from_item(item)
+        if found.pop("type", None) == CLOSED_SURVEY_TYPE:
+            raise SurveyClosed(survey_id)
+        return found
 
     def insert_once(self, record: dict[str, Any]) -> bool:
         """Write an imported response unless its survey id exists already (first import wins).

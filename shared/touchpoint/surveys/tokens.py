@@ -62,6 +62,10 @@ class SurveyClaims:
     minted_at: datetime | None = None
     # The language the link was minted for (None: the browser's Accept-Language decides).
     locale: str | None = None
+    # Listed among the customer's open links on their contact item when minted, so an erasure leaves
+    # a tombstone on its survey id and the answer's own write refuses it. An untracked link (minted
+    # offline, or before links were tracked) has its customer looked up on the suppression list.
+    tracked: bool = False
 
 
 class KeyRing:
@@ -147,6 +151,8 @@ def mint_token(ring: KeyRing, claims: SurveyClaims) -> str:
         payload["n"] = int(claims.minted_at.timestamp())
     if claims.locale is not None:
         payload["l"] = claims.locale
+    if claims.tracked:
+        payload["r"] = 1
     key_id = ring.active_key_id.encode("utf-8")
     header = bytes([TOKEN_VERSION, len(key_id)]) + key_id
     nonce = secrets.token_bytes(NONCE_BYTES)
@@ -190,6 +196,7 @@ def verify_token(ring: KeyRing, token: str, now: datetime | None = None) -> Surv
             key_id=key_id,
             minted_at=None if payload.get("n") is None else datetime.fromtimestamp(int(payload["n"]), tz=UTC),
             locale=None if payload.get("l") is None else _text(payload["l"]),
+            tracked=payload.get("r") == 1,
         )
     except (KeyError, TypeError, ValueError, OverflowError):
         raise _tampered() from None
