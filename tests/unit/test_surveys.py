@@ -27,9 +27,12 @@ class FakeStore:
         self.writes = 0
         self.tickets = tickets or []  # ticket states, as the ByCustomer index returns them
 
-    def solved_tickets(self, customer_id: str) -> list[dict[str, Any]]:
-        return [t for t in self.tickets if t["customer_id"] == customer_id and t.get("status") in ("solved", "closed")
-                and t.get("solved_at")]
+    def latest_solved_ticket(self, customer_id: str, since: datetime, until: datetime) -> dict[str, Any] | None:
+        from touchpoint.periods import parse_time
+
+        solved = [t for t in self.tickets if t["customer_id"] == customer_id and t.get("status") in ("solved", "closed")
+                  and t.get("solved_at") and since <= parse_time(t["solved_at"]) <= until]
+        return max(solved, key=lambda t: (parse_time(t["solved_at"]), t["pk"])) if solved else None
 
     def upsert(self, record: dict[str, Any]) -> bool:
         old = self.items.get(record["survey_id"])

@@ -2,12 +2,14 @@
 
 Every item has ``pk``/``sk``. Items that belong to a customer also carry ``gsi1pk = CUST#<customer>``
 and a ``gsi1sk`` that starts with the item's kind, so erasure is one query on the ``ByCustomer``
-index and intake finds a customer's tickets with ``begins_with(gsi1sk, "TICKET#")``.
+index; a solved ticket's ``gsi1sk`` starts with its solve time, so intake finds the latest solve
+before an answer by reading one index entry, whatever the customer's history.
 
 item                    pk                           sk                                  gsi1sk
 survey response         RESP#<survey_id>             RESPONSE                            RESP#<submitted_at>#<id>
 closed survey (erased)  RESP#<survey_id>             RESPONSE                            (none: no customer in it)
-ticket state            TICKET#<provider>#<ticket>   STATE                               TICKET#<provider>#<ticket>
+ticket state            TICKET#<provider>#<ticket>   STATE                               TICKET#S#<solved_at>#<p>#<t>
+                                                                                         (open: TICKET#O#<p>#<t>)
 ticket event            TICKET#<provider>#<ticket>   EVT#<event_id>                      TEVT#<provider>#<ticket>#<evt>
 customer contact        CONTACT#<customer>           CONTACT                             CONTACT
 customer activity       ACT#<pseudonym(customer)>    ACTIVITY                            (none: outlives erasure)
@@ -20,6 +22,7 @@ suppressed customer     SUPPRESSED#<pseudonym(c.)>   SUPPRESSED                 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 # --- the ByCustomer index: what it is called and what it carries -------------------------------------------
@@ -110,8 +113,28 @@ def ticket_ref(partition: str) -> str:
     return partition.removeprefix(TICKET_PREFIX)
 
 
-def ticket_index_key(customer_id: str, provider: str, ticket_id: str) -> dict[str, str]:
-    return {"gsi1pk": customer_partition(customer_id), "gsi1sk": ticket_partition(provider, ticket_id)}
+TICKET_SOLVED_INDEX_PREFIX = f"{TICKET_PREFIX}S#"
+TICKET_OPEN_INDEX_PREFIX = f"{TICKET_PREFIX}O#"
+
+
+def _index_time(moment: datetime) -> str:
+    # One fixed width (milliseconds, Z), so the index orders solves as time orders them.
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def ticket_index_key(customer_id: str, provider: str, ticket_id: str,
+                     solved_at: datetime | None = None) -> dict[str, str]:
+    """A ticket state in the ByCustomer index: a solved one sorted by its solve time (the latest solve
+    before an answer is one entry of a reverse range query), an open one apart."""
+    sort_key = (f"{TICKET_SOLVED_INDEX_PREFIX}{_index_time(solved_at)}#{provider}#{ticket_id}" if solved_at
+                else f"{TICKET_OPEN_INDEX_PREFIX}{provider}#{ticket_id}")
+    return {"gsi1pk": customer_partition(customer_id), "gsi1sk": sort_key}
+
+
+def solved_between(since: datetime, until: datetime) -> tuple[str, str]:
+    """The ByCustomer sort-key range of tickets solved from ``since`` to ``until``, both included."""
+    return (f"{TICKET_SOLVED_INDEX_PREFIX}{_index_time(since)}",
+            f"{TICKET_SOLVED_INDEX_PREFIX}{_index_time(until)}$")  # "$" sorts after the "#" that follows a time
 
 
 def ticket_event_key(provider: str, ticket_id: str, event_id: str) -> dict[str, str]:

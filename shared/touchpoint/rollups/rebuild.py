@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from typing import Any
 
-from touchpoint.periods import days
-from touchpoint.platform.table import day_partition, is_rollup_partition, period_partition
+from touchpoint.metrics import SOLVED_STATUSES
+from touchpoint.periods import days, parse_time
+from touchpoint.platform.table import day_partition, is_rollup_partition, period_partition, ticket_index_key
 from touchpoint.rollups.contribution import (
     EVENT_COUNTER_PREFIXES,
     RollupKey,
@@ -90,8 +91,9 @@ def rebuild(store: RollupStore, period_id: str | None = None, zone: tzinfo = UTC
     rollups of reporting zone ``zone`` (the aggregator's ``ReportingTimezone``).
 
     ``repair`` (whole table only) then writes the recomputed rollups and every customer's per-period
-    counts: what changing ``ReportingTimezone`` later needs, since days and periods move. Run it while
-    no records arrive; a run afterwards reports zero drift."""
+    counts: what changing ``ReportingTimezone`` later needs, since days and periods move; and gives
+    ticket states written by an earlier version their solve-time index key. Run it while no records
+    arrive; a run afterwards reports zero drift."""
     if repair and period_id:
         raise ValueError("a repair recomputes every period; leave out the period")
     raw: list[dict[str, Any]] = []
@@ -113,7 +115,22 @@ def rebuild(store: RollupStore, period_id: str | None = None, zone: tzinfo = UTC
     report.drift = compare(expected, stored, keep)
     if repair:
         report.repaired_items = _repair(store, expected, stored, per_customer, activity_items)
+        report.repaired_items += _reindex_tickets(store, [item for item in raw if item.get("type") == "ticket"])
     return report
+
+
+def _reindex_tickets(store: RollupStore, tickets: list[dict[str, Any]]) -> int:
+    """Ticket states written before solved tickets sorted by solve time in the ByCustomer index get
+    their index sort key, so intake's one-entry lookup of the latest solve finds them."""
+    moved = 0
+    for ticket in tickets:
+        solved = ticket.get("solved_at") if ticket.get("status") in SOLVED_STATUSES else None
+        wanted = ticket_index_key(str(ticket["customer_id"]), str(ticket["provider"]), str(ticket["ticket_id"]),
+                                  parse_time(str(solved)) if solved else None)["gsi1sk"]
+        if ticket.get("gsi1sk") != wanted:
+            store.set_index_sort_key(str(ticket["pk"]), str(ticket["sk"]), wanted)
+            moved += 1
+    return moved
 
 
 def _repair(store: RollupStore, expected: Mapping[tuple[str, str], Mapping[str, int]],

@@ -132,6 +132,13 @@ class RollupStore:
                 pending = self._client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
         return len(requests)
 
+    def set_index_sort_key(self, pk: str, sk: str, gsi1sk: str) -> None:
+        """Move an item within the ByCustomer index (a repair of keys an earlier version wrote)."""
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):  # erased meanwhile
+            self._client.update_item(TableName=self._table, Key=key(pk, sk), UpdateExpression="SET gsi1sk = :k",
+                                     ConditionExpression="attribute_exists(pk)",
+                                     ExpressionAttributeValues={":k": {"S": gsi1sk}})
+
     def replace_activity_periods(self, activity_pk: str, periods: Mapping[str, int], version: int) -> None:
         """Set one customer's per-period record counts (recomputed for a new reporting time zone),
         guarded by the version read, so a concurrent aggregator write makes this fail, not vanish."""

@@ -72,7 +72,7 @@ class ResponseWriter(Protocol):
 
     def insert_once(self, record: dict[str, Any]) -> bool: ...
 
-    def solved_tickets(self, customer_id: str) -> list[dict[str, Any]]: ...
+    def latest_solved_ticket(self, customer_id: str, since: datetime, until: datetime) -> dict[str, Any] | None: ...
 
 
 class ContactKeeper(Protocol):
@@ -84,16 +84,15 @@ class ContactKeeper(Protocol):
 
 def link_service_outcome(record: dict[str, Any], store: ResponseWriter) -> dict[str, Any]:
     """Service -> experience: tie an NPS response to the customer's latest ticket solved in
-    the 30 days before it, from the ticket states known now, and keep that ticket's FCR on the record."""
+    the 30 days before it, from the ticket states known now, and keep that ticket's FCR on the record.
+    One index entry is read, however many tickets the customer has (a heavy customer stays cheap)."""
     if record["metric"] != "nps":
         return record
     from touchpoint.periods import parse_time
 
     answered = parse_time(record["submitted_at"])
-    candidates = [t for t in store.solved_tickets(record["customer_id"])
-                  if answered - SERVICE_LINK_WINDOW <= parse_time(t["solved_at"]) <= answered]
-    if candidates:
-        latest = max(candidates, key=lambda t: (parse_time(t["solved_at"]), t["pk"]))
+    latest = store.latest_solved_ticket(record["customer_id"], answered - SERVICE_LINK_WINDOW, answered)
+    if latest:
         record["s2e_ticket"] = ticket_ref(latest["pk"])
         record["s2e_fcr"] = bool(latest.get("fcr"))
     return record

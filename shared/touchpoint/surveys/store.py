@@ -3,19 +3,19 @@ client as a parameter so tests hand it a moto client or a fake."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from touchpoint.metrics import SOLVED_STATUSES
-from touchpoint.platform.dynamo import from_item, put_if_absent, query_all, set_fields_expression, to_item
+from touchpoint.platform.dynamo import from_item, put_if_absent, set_fields_expression, to_item
 from touchpoint.platform.table import (
     CLOSED_SURVEY_TYPE,
     CUSTOMER_INDEX,
     RESPONSE_SK,
-    TICKET_PREFIX,
     contact_key,
     customer_partition,
     key,
     response_key,
+    solved_between,
 )
 from touchpoint.surveys.models import SurveyClosed
 
@@ -85,14 +85,18 @@ class ResponseStore:
                 "first_submitted_at": record["submitted_at"], "submissions": 1}
         return put_if_absent(self._client, self._table, to_item(item))
 
-    def solved_tickets(self, customer_id: str) -> list[dict[str, Any]]:
-        """The customer's ticket states (status, solved_at, fcr) from the ByCustomer index."""
-        found = [from_item(item) for item in query_all(
-            self._client, TableName=self._table, IndexName=CUSTOMER_INDEX,
-            KeyConditionExpression="gsi1pk = :c AND begins_with(gsi1sk, :t)",
-            ExpressionAttributeValues={":c": {"S": customer_partition(customer_id)}, ":t": {"S": TICKET_PREFIX}},
-        )]
-        return [t for t in found if t.get("status") in SOLVED_STATUSES and t.get("solved_at")]
+    def latest_solved_ticket(self, customer_id: str, since: datetime, until: datetime) -> dict[str, Any] | None:
+        """The customer's ticket solved last between ``since`` and ``until`` (its pk, status, solved_at,
+        fcr), or None: one entry of the ByCustomer index, read newest first, whatever their history."""
+        low, high = solved_between(since, until)
+        found = self._client.query(
+            TableName=self._table, IndexName=CUSTOMER_INDEX,
+            KeyConditionExpression="gsi1pk = :c AND gsi1sk BETWEEN :low AND :high",
+            ExpressionAttributeValues={":c": {"S": customer_partition(customer_id)}, ":low": {"S": low},
+                                       ":high": {"S": high}},
+            ScanIndexForward=False, Limit=1,
+        ).get("Items") or []
+        return from_item(found[0]) if found else None
 
 
 class ContactStore:
