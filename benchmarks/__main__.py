@@ -13,7 +13,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import aggregator_writes, cold_start, common, demo_scaling, intake_latency, package_size, scorecard_reads
+from . import (
+    aggregator_writes,
+    capacity,
+    cold_start,
+    common,
+    demo_scaling,
+    intake_latency,
+    package_size,
+    scorecard_reads,
+)
 
 MEASURES: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
     "scorecard": scorecard_reads.measure,
@@ -22,6 +31,7 @@ MEASURES: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
     "cold_start": cold_start.measure,
     "package_size": package_size.measure,
     "demo_scaling": demo_scaling.measure,
+    "capacity": capacity.measure,
 }
 # The measures that touch DynamoDB, run once per backend; the others do not depend on it.
 PER_BACKEND = ("scorecard", "aggregator", "intake")

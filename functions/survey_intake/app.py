@@ -80,9 +80,10 @@ def _base_url() -> str:
 
 
 def _mint(request: LinkRequest, base_url: str) -> dict[str, Any]:
-    # Plain JSON, so the idempotency record stores it as it is.
-    return surveys.issue_link(request, runtime.catalog(), runtime.key_ring(), runtime.contact_store(), base_url,
-                              _now(), runtime.suppression_store()).model_dump(mode="json")
+    # Compact plain JSON, so the idempotency record stays small (the email block is rendered again).
+    issued = surveys.issue_link(request, runtime.catalog(), runtime.key_ring(), runtime.contact_store(), base_url,
+                                _now(), runtime.suppression_store())
+    return surveys.link_record(issued, request.locale)
 
 
 @lru_cache(maxsize=1)
@@ -100,10 +101,9 @@ def _idempotent_mint() -> Callable[..., dict[str, Any]]:
                              200: (LinkThrottled, "The contact policy holds the customer back: no link")},
                             [400, 409, 413, 422]))
 def create_link(request: Annotated[LinkRequest, Body()]):
-    issued = _idempotent_mint()(request=request, base_url=_base_url())
-    if issued.get("throttled"):
-        return json_response(200, LinkThrottled.model_validate(issued))
-    return json_response(201, LinkCreated.model_validate(issued))
+    issued = surveys.link_from_record(_idempotent_mint()(request=request, base_url=_base_url()), runtime.catalog(),
+                                      _base_url())
+    return json_response(200 if isinstance(issued, LinkThrottled) else 201, issued)
 
 
 @app.get("/s/<token>", summary="The survey page (never writes)", tags=["surveys"],

@@ -122,6 +122,11 @@ def test_retried_mint_returns_the_same_link(client: Any, aws: Any) -> None:
     assert other["token"] != first["token"]
     # And minting writes no feedback record
     assert aws.item_count() == 0
+    # And the replayed reply is whole (email block included), while the retry record keeps the link's
+    # fields only: under 1 KB, one write unit (the rendered email block would make it about nine)
+    assert again == first and "<a " in again["email_html"]
+    records = aws.dynamodb.scan(TableName=aws.idempotency_table_name)["Items"]
+    assert records and max(len(json.dumps(item)) for item in records) < 1024
 
 
 def test_create_link_invalid_fields_are_422_naming_the_field(client: Any) -> None:

@@ -81,3 +81,58 @@ def test_demo_scaling_runs_two_demos_and_compares_time_per_stream_record():
     line = _one_line(demo_scaling.measure(True, sizes=((8, 1), (16, 1))), "demo_seconds_per_record")
     assert line["small"]["stream_records"] > 0 and line["big"]["stream_records"] > line["small"]["stream_records"]
     assert line["small"]["drift"] == line["big"]["drift"] == 0
+
+
+def test_capacity_units_follow_dynamodbs_item_size_rules():
+    from benchmarks.capacity import attribute_size, item_size, read_units, write_units
+
+    # Given DynamoDB's rules: a string is its UTF-8 bytes, a number about half its digits plus one,
+    # a map or list 3 bytes plus one per element, attribute names count too
+    assert attribute_size({"S": "Grüße"}) == 7
+    assert attribute_size({"N": "12345"}) == 4 and attribute_size({"N": "-0.5"}) == 2
+    assert attribute_size({"M": {"a": {"S": "xy"}}}) == 3 + 1 + 2 + 1
+    assert attribute_size({"L": [{"BOOL": True}, {"NULL": True}]}) == 3 + 2 + 2
+    assert item_size({"pk": {"S": "RESP#1"}, "score": {"N": "9"}}) == 2 + 6 + 5 + 2
+    # Then units round up per 1 KB written and 4 KB read (half when eventually consistent)
+    assert [write_units(n) for n in (1, 1024, 1025, 16_000)] == [1, 1, 2, 16]
+    assert (read_units(4096, True), read_units(4097, True), read_units(100, False)) == (1.0, 2.0, 0.5)
+
+
+def test_the_capacity_meter_counts_transactions_twice_and_index_moves():
+    import boto3
+    from moto import mock_aws
+
+    from benchmarks.capacity import CapacityMeter
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        shadow = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        client.create_table(
+            TableName="t", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            GlobalSecondaryIndexes=[{"IndexName": "ByCustomer", "Projection": {"ProjectionType": "KEYS_ONLY"},
+                                     "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                                                   {"AttributeName": "gsi1sk", "KeyType": "RANGE"}]}])
+        meter = CapacityMeter(client, shadow, projected=())
+        big = {"pk": {"S": "A"}, "sk": {"S": "B"}, "blob": {"S": "x" * 1500}}
+        # A 1.5 KB item: 2 units; the same in a transaction: 4
+        client.put_item(TableName="t", Item=big)
+        assert meter.wru == 2
+        client.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": big}}])
+        assert meter.wru == 6
+        # An item entering the index: its write plus the index entry's
+        client.put_item(TableName="t", Item={"pk": {"S": "C"}, "sk": {"S": "D"}, "gsi1pk": {"S": "CUST#1"},
+                                             "gsi1sk": {"S": "X"}})
+        assert meter.wru == 8
+        # Moving within the index: the write, the old entry's delete and the new entry's put
+        client.update_item(TableName="t", Key={"pk": {"S": "C"}, "sk": {"S": "D"}},
+                           UpdateExpression="SET gsi1sk = :y", ExpressionAttributeValues={":y": {"S": "Y"}})
+        assert meter.wru == 11
+        assert meter.largest_item == item_size_of(big)
+
+
+def item_size_of(item):
+    from benchmarks.capacity import item_size
+
+    return item_size(item)
