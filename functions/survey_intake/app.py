@@ -101,8 +101,9 @@ def _idempotent_mint() -> Callable[..., dict[str, Any]]:
                              200: (LinkThrottled, "The contact policy holds the customer back: no link")},
                             [400, 409, 413, 422]))
 def create_link(request: Annotated[LinkRequest, Body()]):
-    issued = surveys.link_from_record(_idempotent_mint()(request=request, base_url=_base_url()), runtime.catalog(),
-                                      _base_url())
+    base_url = _base_url()
+    issued = surveys.link_from_record(_idempotent_mint()(request=request, base_url=base_url), runtime.catalog(),
+                                      base_url)
     return json_response(200 if isinstance(issued, LinkThrottled) else 201, issued)
 
 

@@ -55,9 +55,9 @@ class FakeCustomers:
     def open_links(self, customer_id: str) -> dict[str, int]:
         return dict(self.links)
 
-    def close_surveys(self, links: dict[str, int], now_epoch: int) -> int:
+    def close_surveys(self, links: dict[str, int]) -> int:
         self.journal.append(f"close {len(links)}")
-        self.tombstones.update({s: e for s, e in links.items() if e > now_epoch})
+        self.tombstones.update(links)
         return 0
 
     def delete(self, keys: list[dict[str, Any]]) -> None:
@@ -185,6 +185,17 @@ def test_an_old_tracked_link_is_closed_by_its_tombstone_without_reading_the_supp
     assert list(customers.tombstones) == [link.survey_id]
     assert (refused.value.status, refused.value.code) == (410, "survey_closed")
     assert store.writes == 0
+
+
+def test_the_erasure_closes_only_the_links_that_are_still_open() -> None:
+    # Given a contact item listing a link that expired an hour ago and one open for a week
+    journal: list[str] = []
+    now_epoch = int(NOW.timestamp())
+    customers = FakeCustomers([], journal, links={"r-expired": now_epoch - 3600, "r-open": now_epoch + 7 * 86400})
+    # When the customer is erased
+    erase_customer(customers, FakeSuppressions(Pseudonyms(KEY), journal), Told(journal), "mia", NOW)
+    # Then only the open link gets a tombstone, until its own expiry
+    assert customers.tombstones == {"r-open": now_epoch + 7 * 86400}
 
 
 class FakeArchive:

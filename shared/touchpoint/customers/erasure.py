@@ -13,6 +13,7 @@ from touchpoint.customers.models import ErasureResult, SuppressionReleased
 from touchpoint.customers.store import CustomerStore, SuppressionStore
 from touchpoint.periods import month_of, week_of
 from touchpoint.platform.table import alert_from_key
+from touchpoint.surveys.contact import still_open
 
 CUSTOMER_ERASED = "CustomerErased"
 
@@ -43,7 +44,8 @@ def erase_customer(store: CustomerStore, suppressions: SuppressionStore, publish
     # Suppressed first: from here on, intake, imports and webhooks refuse the customer ...
     suppressions.suppress(customer_id, erased_at, 0)
     # ... their open links are closed by tombstones (an answer through one then fails its own write) ...
-    closed_answers = store.close_surveys(store.open_links(customer_id), int(now.timestamp()))
+    # (an expired link is refused anyway; an answer through it is deleted with the rest)
+    closed_answers = store.close_surveys(still_open(store.open_links(customer_id), now))
     # ... and everything else that carries their index key is deleted.
     keys = store.keys_of(customer_id)
     store.delete(keys)

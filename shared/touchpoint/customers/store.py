@@ -37,22 +37,19 @@ class CustomerStore:
             ExpressionAttributeValues={":c": {"S": customer_partition(customer_id)}}, ProjectionExpression="pk, sk",
         )]
 
-    def open_links(self, customer_id: str) -> dict[str, int]:
-        """The survey ids of the links the contact item lists as sent and open (id -> expiry epoch)."""
+    def open_links(self, customer_id: str) -> dict[str, Any]:
+        """The links the contact item lists as sent (survey id -> expiry epoch), expired ones included."""
         keys = contact_key(customer_id)
         item = self._client.get_item(TableName=self._table, Key=key(keys["pk"], keys["sk"]),
                                      ProjectionExpression="open_links", ConsistentRead=True).get("Item")
-        links = from_item(item).get("open_links") if item else None
-        return {str(survey_id): int(expires) for survey_id, expires in (links or {}).items()}
+        return (from_item(item).get("open_links") or {}) if item else {}
 
-    def close_surveys(self, links: dict[str, int], now_epoch: int) -> int:
+    def close_surveys(self, links: dict[str, int]) -> int:
         """Put a tombstone on each open link's survey id (until the link expires), replacing an answer
         already there (its stream MODIFY subtracts it from the rollups). Returns how many answers it
         replaced."""
         replaced = 0
         for survey_id, expires in sorted(links.items()):
-            if expires <= now_epoch:
-                continue  # an expired link is refused anyway; its answer, if any, is deleted by the index
             old = self._client.put_item(TableName=self._table, Item=to_item(closed_survey_item(survey_id, expires)),
                                         ReturnValues="ALL_OLD").get("Attributes") or {}
             replaced += old.get("type", {}).get("S") == "response"

@@ -25,6 +25,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from touchpoint.metrics import SOLVED_STATUSES
+
 # --- the ByCustomer index: what it is called and what it carries -------------------------------------------
 CUSTOMER_INDEX = "ByCustomer"
 # INCLUDE projection of template.yaml: what intake needs to link an NPS answer to the latest solved ticket.
@@ -122,11 +124,12 @@ def _index_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def ticket_index_key(customer_id: str, provider: str, ticket_id: str,
-                     solved_at: datetime | None = None) -> dict[str, str]:
+def ticket_index_key(customer_id: str, provider: str, ticket_id: str, status: str,
+                     solved_at: datetime | None) -> dict[str, str]:
     """A ticket state in the ByCustomer index: a solved one sorted by its solve time (the latest solve
-    before an answer is one entry of a reverse range query), an open one apart."""
-    sort_key = (f"{TICKET_SOLVED_INDEX_PREFIX}{_index_time(solved_at)}#{provider}#{ticket_id}" if solved_at
+    before an answer is one entry of a reverse range query), any other apart."""
+    solved = solved_at if status in SOLVED_STATUSES else None
+    sort_key = (f"{TICKET_SOLVED_INDEX_PREFIX}{_index_time(solved)}#{provider}#{ticket_id}" if solved
                 else f"{TICKET_OPEN_INDEX_PREFIX}{provider}#{ticket_id}")
     return {"gsi1pk": customer_partition(customer_id), "gsi1sk": sort_key}
 

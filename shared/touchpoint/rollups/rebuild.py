@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from typing import Any
 
-from touchpoint.metrics import SOLVED_STATUSES
 from touchpoint.periods import days, parse_time
 from touchpoint.platform.table import day_partition, is_rollup_partition, period_partition, ticket_index_key
 from touchpoint.rollups.contribution import (
@@ -124,9 +123,9 @@ def _reindex_tickets(store: RollupStore, tickets: list[dict[str, Any]]) -> int:
     their index sort key, so intake's one-entry lookup of the latest solve finds them."""
     moved = 0
     for ticket in tickets:
-        solved = ticket.get("solved_at") if ticket.get("status") in SOLVED_STATUSES else None
+        solved = ticket.get("solved_at")
         wanted = ticket_index_key(str(ticket["customer_id"]), str(ticket["provider"]), str(ticket["ticket_id"]),
-                                  parse_time(str(solved)) if solved else None)["gsi1sk"]
+                                  str(ticket.get("status")), parse_time(str(solved)) if solved else None)["gsi1sk"]
         if ticket.get("gsi1sk") != wanted:
             store.set_index_sort_key(str(ticket["pk"]), str(ticket["sk"]), wanted)
             moved += 1

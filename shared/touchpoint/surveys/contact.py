@@ -67,7 +67,7 @@ def decide(contact: Mapping[str, Any] | None, fingerprint: str, contact_days: in
     return Decision("mint")
 
 
-def still_open(contact: Mapping[str, Any] | None, now: datetime) -> dict[str, int]:
-    """The contact item's open links (survey id -> expiry, epoch seconds) that have not expired."""
-    links = (contact or {}).get("open_links") or {}
-    return {survey_id: int(expires) for survey_id, expires in links.items() if int(expires) > now.timestamp()}
+def still_open(links: Mapping[str, Any] | None, now: datetime) -> dict[str, int]:
+    """Of a contact item's ``open_links`` (survey id -> expiry, epoch seconds), those not expired."""
+    return {str(survey_id): int(expires) for survey_id, expires in (links or {}).items()
+            if int(expires) > now.timestamp()}

@@ -151,7 +151,7 @@ def issue_link(request: LinkRequest, catalog: Catalog, ring: KeyRing, contacts: 
             if decision.counted_before or contacts.replace(held_back, read_version):
                 return throttled
             continue
-        open_links = still_open(contact, now)
+        open_links = still_open((contact or {}).get("open_links"), now)
         tracked = len(open_links) < MAX_TRACKED_LINKS
         link = mint_link(request, catalog, ring, base_url, now, counted=True, tracked=tracked)
         if tracked:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from touchpoint.metrics import SOLVED_STATUSES
 from touchpoint.platform.dynamo import from_item, put_if_absent, query_all, set_fields_expression, to_item
 from touchpoint.platform.table import (
     TICKET_EVENT_PREFIX,
@@ -32,8 +31,7 @@ def state_record(state: TicketState, event_count: int) -> dict[str, Any]:
         "type": "ticket",
         **state.to_public(),
         "event_count": event_count,
-        **ticket_index_key(state.customer_id, state.provider, state.ticket_id,
-                           state.solved_at if state.status in SOLVED_STATUSES else None),
+        **ticket_index_key(state.customer_id, state.provider, state.ticket_id, state.status, state.solved_at),
     }
 
 
