@@ -12,7 +12,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from touchpoint import runtime
 from touchpoint.platform.settings import AggregatorSettings
 from touchpoint.rollups import aggregator
-from touchpoint.rollups.changes import StreamChange, change_from_record, sequence_key, without_changes_blocked_by
+from touchpoint.rollups.changes import (
+    StreamChange,
+    change_from_record,
+    delivery_of,
+    sequence_key,
+    without_changes_blocked_by,
+)
 
 logger = Logger(service="aggregator")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
@@ -30,11 +36,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
     with processor(records=event.get("Records", []), handler=parse):
         processor.process()
-    unparsed = [f["itemIdentifier"] for f in processor.response()["batchItemFailures"]]
+    unparsed = [str(f["itemIdentifier"]) for f in processor.response()["batchItemFailures"]]
     # Lambda resumes from the first record that failed. The others apply now, except later changes of
-    # an item whose earlier change failed: those would move its checkpoint past the failed one.
+    # an item whose earlier change failed: applied first, they would take out what was never put in.
     changes = without_changes_blocked_by([m.raw_event for m in processor.fail_messages], changes)
-    failures = unparsed + aggregator.handle_changes(changes, runtime.aggregator(), runtime.event_publisher(),
-                                                      logger)
+    failures = aggregator.handle_changes(changes, delivery_of(event), runtime.aggregator(),
+                                         runtime.event_publisher(), logger, unreadable=unparsed)
     return {"batchItemFailures": [{"itemIdentifier": seq} for seq in sorted(set(failures),
                                                                              key=sequence_key)]}

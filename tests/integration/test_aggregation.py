@@ -146,41 +146,98 @@ def test_a_resubmitted_score_moves_between_buckets_and_a_reopen_moves_the_solve(
     assert pipeline.drift() == []
 
 
-def test_a_crash_after_part_of_a_batch_then_redelivery_loses_and_doubles_nothing(pipeline, monkeypatch):
-    # Given 60 answers from 60 customers, and transactions small enough that the batch needs several
+def _sixty_answers_in_small_transactions(pipeline, monkeypatch) -> list[dict[str, Any]]:
+    # The planner groups answers by the rollup item they change, so the few checkout answers (the first,
+    # and a later one) are planned before the relationship ones: chunks are not in stream order.
     for i in range(60):
-        pipeline.answer(f"s{i}", f"c{i}", "relationship", "nps", i % 11, T0 + timedelta(minutes=i))
-    batch = pipeline.new_records()
+        touchpoint = "checkout" if i in CHECKOUT_ANSWERS else "relationship"
+        pipeline.answer(f"s{i}", f"c{i}", touchpoint, "nps", i % 11, T0 + timedelta(minutes=i))
     monkeypatch.setattr(plan, "MAX_TRANSACTION_ACTIONS", 10)
+    return pipeline.new_records()
+
+
+CHECKOUT_ANSWERS = (0, 40)
+
+
+def _failing_transaction(monkeypatch, pipeline, number: int, error: BaseException, touching: str = "") -> None:
+    """The ``number``-th TransactWriteItems (counting those whose request mentions ``touching``) fails."""
+    from touchpoint import runtime
+
     real = pipeline.aws.dynamodb.transact_write_items
     calls = {"n": 0}
 
-    def crash_on_third(**kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise RuntimeError("injected crash")
+    def fail_one(**kwargs):
+        calls["n"] += touching in json.dumps(kwargs)
+        if calls["n"] == number:
+            calls["n"] += 1
+            raise error
         return real(**kwargs)
 
-    from touchpoint import runtime
+    monkeypatch.setattr(runtime.aws_client("dynamodb"), "transact_write_items", fail_one)
 
-    monkeypatch.setattr(runtime.aws_client("dynamodb"), "transact_write_items", crash_on_third)
-    # When the third transaction crashes
+
+def _every_answer_once(pipeline) -> None:
+    rollups = pipeline.rollups()
+    for touchpoint, answers in (("checkout", CHECKOUT_ANSWERS),
+                                ("relationship", [i for i in range(60) if i not in CHECKOUT_ANSWERS])):
+        counts = rollups[("ROLLUP#D#2026-11-16", f"TP#{touchpoint}")]
+        assert counts == dict(Counter(f"nps_{i % 11}" for i in answers))
+    assert pipeline.drift() == []
+
+
+def _answers_counted(pipeline) -> int:
+    rollups = pipeline.rollups()
+    return sum(sum(rollups.get(("ROLLUP#D#2026-11-16", f"TP#{tp}"), {}).values())
+               for tp in ("relationship", "checkout"))
+
+
+def test_a_failed_transaction_mid_batch_then_the_retry_from_the_reported_record_counts_each_once(pipeline,
+                                                                                                   monkeypatch):
+    # Given 60 answers from 60 customers, in transactions small enough that the batch needs several
+    batch = _sixty_answers_in_small_transactions(pipeline, monkeypatch)
+    # When the second transaction of relationship answers fails (the checkout ones committed before it)
+    _failing_transaction(monkeypatch, pipeline, 2, RuntimeError("injected failure"), touching="TP#relationship")
     first = pipeline.deliver(batch)
-    # Then the handler reports the first record it did not apply, and nothing after it is counted
+    # Then the handler reports the first record it did not apply, and only part of the batch counts
     failed = first["batchItemFailures"]
     assert len(failed) == 1
-    applied = Counter(pipeline.rollups()[("ROLLUP#D#2026-11-16", "TP#relationship")])
-    assert 0 < sum(applied.values()) < 60
-    # When Lambda redelivers the whole batch (the worst case) and then from the failed record
-    assert pipeline.deliver(batch) == {"batchItemFailures": []}
+    assert 0 < _answers_counted(pipeline) < 60
+    # When Lambda retries from the reported record, twice (the second retry finding everything applied);
+    # records applied after it in the first attempt come again and are skipped
     resume = [r for r in batch if sequence_key(r["dynamodb"]["SequenceNumber"])
               >= sequence_key(failed[0]["itemIdentifier"])]
+    applied_after_it = [r for r in resume if r["dynamodb"]["SequenceNumber"] in _applied(pipeline, batch[0])]
+    assert resume[0] is not batch[0] and applied_after_it == [batch[40]]
+    assert pipeline.deliver(resume) == {"batchItemFailures": []}
     assert pipeline.deliver(resume) == {"batchItemFailures": []}
     # Then every answer counts exactly once
-    counts = pipeline.rollups()[("ROLLUP#D#2026-11-16", "TP#relationship")]
-    assert sum(counts.values()) == 60
-    assert counts == {f"nps_{s}": sum(1 for i in range(60) if i % 11 == s) for s in range(11)}
-    assert pipeline.drift() == []
+    _every_answer_once(pipeline)
+
+
+def _applied(pipeline, first_record: dict[str, Any]) -> set[str]:
+    """The sequence numbers the delivery that started with ``first_record`` has applied (its marker)."""
+    item = pipeline.aws.dynamodb.get_item(TableName=pipeline.aws.table_name, Key={
+        "pk": {"S": f"BATCH#{first_record['eventID']}"}, "sk": {"S": "BATCH"}}).get("Item") or {}
+    return set(item.get("applied", {}).get("SS", []))
+
+
+class FunctionTimedOut(BaseException):
+    """What Lambda does to an invocation that runs out of time: it ends, nothing is returned."""
+
+
+def test_an_invocation_killed_mid_batch_then_the_whole_batch_again_counts_each_once(pipeline, monkeypatch):
+    # Given 60 answers from 60 customers, in transactions small enough that the batch needs several
+    batch = _sixty_answers_in_small_transactions(pipeline, monkeypatch)
+    # When the invocation is killed during its third transaction (a timeout: no failure is reported)
+    _failing_transaction(monkeypatch, pipeline, 3, FunctionTimedOut())
+    with pytest.raises(FunctionTimedOut):
+        pipeline.deliver(batch)
+    assert 0 < _answers_counted(pipeline) < 60
+    # When Lambda retries the whole batch, and once more (as after a second timeout that came too late)
+    assert pipeline.deliver(batch) == {"batchItemFailures": []}
+    assert pipeline.deliver(batch) == {"batchItemFailures": []}
+    # Then every answer counts exactly once
+    _every_answer_once(pipeline)
 
 
 def test_erasure_leaves_the_rollups_of_a_dataset_that_never_had_the_customer(pipeline):

@@ -243,6 +243,7 @@ def test_the_policies_keep_each_function_to_its_own_key_prefixes():
     assert not may("TicketWebhookFunction", "PutItem", "RESP#o123")
     assert not may("TicketWebhookFunction", "UpdateItem", "ROLLUP#D#2026-11-16")
     assert not may("AggregatorFunction", "PutItem", "RESP#o123")
-    assert not may("AggregatorFunction", "DeleteItem", "ALERT#2026-11-16")
+    assert not may("AggregatorFunction", "DeleteItem", "RESP#o123")
+    assert may("AggregatorFunction", "DeleteItem", "ALERT#2026-11-16")  # the alert of an erased or improved answer
     assert not may("ScorecardFunction", "PutItem", "RESP#o123")
     assert not may("ScorecardFunction", "DeleteItem", "ROLLUP#D#2026-11-16")

@@ -13,6 +13,7 @@ ticket state            TICKET#<provider>#<ticket>   STATE                      
 ticket event            TICKET#<provider>#<ticket>   EVT#<event_id>                      TEVT#<provider>#<ticket>#<evt>
 customer contact        CONTACT#<customer>           CONTACT                             CONTACT
 customer activity       ACT#<pseudonym(customer)>    ACTIVITY                            (none: outlives erasure)
+stream delivery marker  BATCH#<event id of 1st rec.> BATCH                               (none: 2-day TTL)
 detractor alert         ALERT#<day>                  <score:02>#<submitted_at>#<survey>  ALERT#<survey_id>
 day rollup              ROLLUP#D#<day>               TP#<touchpoint> or CH#<channel>
 period customer rollup  ROLLUP#P#<period>            CUSTOMERS
@@ -44,6 +45,8 @@ CONTACT_PREFIX = "CONTACT#"
 CONTACT_SK = "CONTACT"
 ACTIVITY_PREFIX = "ACT#"
 ACTIVITY_SK = "ACTIVITY"
+DELIVERY_PREFIX = "BATCH#"
+DELIVERY_SK = "BATCH"
 ALERT_PREFIX = "ALERT#"
 DAY_ROLLUP_PREFIX = "ROLLUP#D#"
 PERIOD_ROLLUP_PREFIX = "ROLLUP#P#"
@@ -72,17 +75,23 @@ def contact_key(customer_id: str) -> dict[str, str]:
 
 
 def checkpoint_name(source: str) -> str:
-    """The name of a source item's checkpoint in its owner's activity item (``pk|sk``). The contact
-    item's key carries the customer id, which must not outlive an erasure there; each customer has one
-    contact item, so within their own activity item it needs no other name."""
+    """The name a source item's checkpoint had in its owner's activity item (``pk|sk``; the contact item
+    just ``CONTACT``), as versions before delivery markers wrote them: read while such checkpoints drain."""
     return CONTACT_SK if source.startswith(CONTACT_PREFIX) else source
 
 
 def activity_key(pseudonym: str) -> tuple[str, str]:
-    # Activity items outlive an erasure by a couple of days (they hold the checkpoints that make the
-    # erasure's own REMOVE records exactly-once): named by the customer's keyed pseudonym
+    # Activity items outlive an erasure by a few days (TTL): named by the customer's keyed pseudonym
     # (platform.pseudonyms), never the id or a plain hash of it that a guessed id could be tested against.
     return f"{ACTIVITY_PREFIX}{pseudonym}", ACTIVITY_SK
+
+
+# --- stream deliveries -----------------------------------------------------------------------------------------
+def delivery_key(first_event_id: str) -> dict[str, dict[str, str]]:
+    """The marker of one stream delivery, named by the event id of the delivery's first record: Lambda
+    retries a batch from that same record (or from the record a failure was reported at, which gets a
+    marker of its own), so a retry finds what the earlier attempt applied."""
+    return key(f"{DELIVERY_PREFIX}{first_event_id}", DELIVERY_SK)
 
 
 # --- survey responses ------------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """Exactly-once stream aggregation (docs/aggregation.md): the AggregatorFunction's one entry point.
 
-DynamoDB Streams delivers every change at least once, and Lambda retries whole batches. The plan
-(``rollups.plan``) turns a batch into transactions that carry each source item's checkpoint; the
-store commits them; a conflict re-reads and plans again. Detractor alerts written by a transaction
-are then published once (outbox: publish, then mark).
+DynamoDB Streams delivers every change at least once, and Lambda retries a batch from its first record
+after a crash, or from the record a failure was reported at. The plan (``rollups.plan``) turns a batch
+into transactions that each add their sequence numbers to the delivery's marker; the store commits
+them; a conflict re-reads and plans again. When a failure is reported at a later record, that record's
+own marker is told what was applied after it (``hand_over``), since the retry will start there.
+Detractor alerts written by a transaction are then published once (outbox: publish, then mark).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, tzinfo
 from typing import Any, Protocol
 
-from touchpoint.rollups.changes import StreamChange, new_alerts, sequence_key
+from touchpoint.rollups.changes import Delivery, StreamChange, new_alerts, sequence_key
 from touchpoint.rollups.plan import customers_of, plan
 from touchpoint.rollups.store import RollupStore, TransactionConflict
 
@@ -36,13 +38,17 @@ class Aggregator:
     def __init__(self, store: RollupStore, zone: tzinfo = UTC) -> None:
         self.store = store
         self.zone = zone
+        self.applied: frozenset[str] = frozenset()  # what the last delivery applied, this attempt or before
 
     @property
     def transactions(self) -> int:
         return self.store.transactions
 
-    def apply(self, changes: list[StreamChange]) -> None:
-        """Apply changes in stream order. Raises ``ChunkFailed`` naming the first change not applied."""
+    def apply(self, changes: list[StreamChange], delivery: Delivery | None = None) -> None:
+        """Apply changes in stream order, once per ``delivery`` (by default: exactly these changes).
+        Raises ``ChunkFailed`` naming the first change not applied."""
+        delivery = delivery or Delivery.of(changes)
+        self.applied = frozenset()
         measured = [c for c in changes if c.measured and c.owner]
         if not measured:
             return
@@ -50,10 +56,13 @@ class Aggregator:
         conflicts = 0
         while remaining:
             involved = {c for ch in remaining for c in customers_of(ch)}
-            plans = plan(remaining, self.store.read_activity(involved), self.zone)
+            activity = self.store.read_activity(involved)
+            marker = self.store.read_delivery(delivery.first_event_id)
+            self.applied = marker.applied
             try:
-                for chunk in plans:
+                for chunk in plan(remaining, activity, marker, self.zone):
                     self.store.commit(chunk)
+                    self.applied = self.applied | set(chunk.applied)
                     committed = {id(change) for change in chunk.changes}
                     remaining = [change for change in remaining if id(change) not in committed]
             except TransactionConflict:
@@ -62,9 +71,19 @@ class Aggregator:
                     raise ChunkFailed(_earliest(remaining), "activity items kept changing under us") from None
                 continue  # re-read what changed and plan the rest again
             except Exception as exc:
-                # Lambda resumes from the earliest change not applied; later ones that were applied
-                # come again and are skipped by their checkpoints.
+                # Lambda resumes from the earliest change not applied; what was applied after it is
+                # handed over to that record's marker (handle_changes).
                 raise ChunkFailed(_earliest(remaining), str(exc)) from exc
+
+    def hand_over(self, delivery: Delivery, resume_at: str) -> None:
+        """Lambda will retry from the record at sequence ``resume_at``: give that retry's marker the
+        sequences after it that this delivery applied. Raises when it cannot be written (then the
+        function fails and Lambda retries the whole batch, which its own marker covers)."""
+        resume_event_id = delivery.event_ids.get(resume_at)
+        if resume_event_id is None or resume_event_id == delivery.first_event_id:
+            return  # the retry starts where this delivery did: its own marker says it all
+        cutoff = sequence_key(resume_at)
+        self.store.hand_over(resume_event_id, [s for s in self.applied if sequence_key(s) > cutoff])
 
 
 def _earliest(changes: list[StreamChange]) -> StreamChange:
@@ -81,14 +100,15 @@ def alert_detail(alert: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def handle_changes(changes: list[StreamChange], aggregator: Aggregator, publisher: EventPublisher,
-                   logger: Any) -> list[str]:
+def handle_changes(changes: list[StreamChange], delivery: Delivery, aggregator: Aggregator,
+                   publisher: EventPublisher, logger: Any, unreadable: list[str] | None = None) -> list[str]:
     """Apply a batch's changes and publish the detractor alerts it contains; returns the sequence
-    numbers to report as failed (the first change not applied or not published)."""
-    failures: list[str] = []
+    numbers to report as failed: ``unreadable`` (records that could not be parsed), the first change
+    not applied, the first alert not published."""
+    failures: list[str] = list(unreadable or [])
     cutoff: tuple[int, str] | None = None
     try:
-        aggregator.apply(changes)
+        aggregator.apply(changes, delivery)
     except ChunkFailed as failed:
         logger.exception("rollup chunk failed", extra={"sequence": failed.first_unapplied.sequence})
         failures.append(failed.first_unapplied.sequence)
@@ -105,4 +125,6 @@ def handle_changes(changes: list[StreamChange], aggregator: Aggregator, publishe
             logger.exception("DetractorReceived not published", extra={"sequence": change.sequence})
             failures.append(change.sequence)
             break
+    if failures:
+        aggregator.hand_over(delivery, min(failures, key=sequence_key))
     return failures

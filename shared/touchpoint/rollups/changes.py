@@ -87,5 +87,35 @@ def without_changes_blocked_by(failed_records: list[Mapping[str, Any]],
 
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One invocation's batch as Lambda handed it over: the event id of each record by sequence number,
+    the first record's naming the delivery's marker."""
+
+    first_event_id: str
+    event_ids: Mapping[str, str]
+
+    @classmethod
+    def of(cls, changes: list[StreamChange]) -> Delivery:
+        """A delivery of exactly these changes (tests, tools and benchmarks that call ``apply`` directly)."""
+        return cls(changes[0].event_id if changes else "", {c.sequence: c.event_id for c in changes})
+
+
+def delivery_of(event: Mapping[str, Any]) -> Delivery:
+    """The ``Delivery`` of a Lambda stream event, read from the raw records so a record that cannot be
+    parsed still has its event id (a failure reported at it names its marker)."""
+    event_ids: dict[str, str] = {}
+    first = ""
+    for index, record in enumerate(event.get("Records") or []):
+        data = record.get("dynamodb") if isinstance(record, Mapping) else None
+        event_id = str(record.get("eventID") or "") if isinstance(record, Mapping) else ""
+        sequence = str(data.get("SequenceNumber") or "") if isinstance(data, Mapping) else ""
+        if index == 0:
+            first = event_id or sequence
+        if sequence:
+            event_ids[sequence] = event_id or sequence
+    return Delivery(first, event_ids)
+
+
 def new_alerts(changes: Iterable[StreamChange]) -> list[StreamChange]:
     return [c for c in changes if c.event_name == "INSERT" and c.new and c.new.get("type") == "alert"]

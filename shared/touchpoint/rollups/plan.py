@@ -1,11 +1,14 @@
 """Planning a batch of stream changes into transactions, exactly once (docs/aggregation.md).
 
-Each change carries its own checkpoint: the stream sequence number of the last change applied for a
-source item, kept in the activity item of the customer the item belongs to. A chunk of changes is
-planned as ONE transaction holding the combined rollup counters, the customer counters, the
-activity items (with their checkpoints, guarded by a version) and detractor alerts; a redelivered
-change finds its sequence number at or below the checkpoint and changes nothing. Pure: the store
-reads and writes what is planned here.
+Exactly once per *delivery*: Lambda hands the aggregator a batch and, when an attempt fails, retries
+it from its first record (or from the record a failure was reported at). The delivery's marker item
+(``DeliveryMarker``, named by the event id of that first record) lists the stream sequence numbers the
+delivery has applied; a chunk of changes is planned as ONE transaction holding the combined rollup
+counters, the customer counters, the customers' activity items (per-period record counts, guarded by
+a version), detractor alerts and the marker with the chunk's sequence numbers added. A retried
+change finds its sequence number in the marker and changes nothing. Nothing here grows with a
+customer's history: the marker holds one batch's sequence numbers and expires after two days, the
+activity item holds periods. Pure: the store reads and writes what is planned here.
 """
 
 from __future__ import annotations
@@ -31,24 +34,58 @@ def is_detractor(image: Mapping[str, Any] | None) -> bool:
     return is_detractor_score(str(image.get("metric")), int(image.get("score", 99)))
 
 
+def becomes_detractor(change: StreamChange) -> bool:
+    """A detractor answer now that was not one before: a first answer, a resubmission from a passive or
+    promoter score, a bot flag lifted. Decided from the change's own images, so it needs no memory of
+    earlier alerts; a redelivered change is skipped by its delivery's marker before this is asked."""
+    return is_detractor(change.new) and not is_detractor(change.old)
+
+
+def stops_being_detractor(change: StreamChange) -> bool:
+    """A detractor answer that is gone (erased, closed by an erasure's tombstone) or no longer one (a
+    better resubmission, flagged as a bot): its alert goes too. The stream may bring an erased answer's
+    INSERT after the erasure ran, so this is what keeps an erased customer's alert from outliving them."""
+    return is_detractor(change.old) and not is_detractor(change.new)
+
+
 @dataclass
 class ActivityItem:
+    """One customer's per-period record counts (``active``/``retained``/``returning`` need them) and the
+    version that guards them. ``legacy_applied`` holds per-source checkpoints an earlier version wrote:
+    honoured, never extended, and dropped once ``legacy_until`` (two days after first seen) has passed,
+    beyond the stream's 24-hour retention."""
+
     customer_id: str
     periods: dict[str, int] = field(default_factory=dict)
-    applied: dict[str, str] = field(default_factory=dict)
-    alerted: dict[str, str] = field(default_factory=dict)
     version: int = 0
+    legacy_applied: dict[str, str] = field(default_factory=dict)
+    legacy_until: int | None = None
 
     @classmethod
     def from_record(cls, customer_id: str, record: Mapping[str, Any] | None) -> ActivityItem:
         if not record:
             return cls(customer_id)
-        return cls(customer_id, dict(record.get("periods") or {}), dict(record.get("applied") or {}),
-                   dict(record.get("alerted") or {}), int(record.get("version") or 0))
+        until = record.get("legacy_until")
+        return cls(customer_id, dict(record.get("periods") or {}), int(record.get("version") or 0),
+                   dict(record.get("applied") or {}), int(until) if until is not None else None)
 
     def copy(self) -> ActivityItem:
-        return ActivityItem(self.customer_id, dict(self.periods), dict(self.applied), dict(self.alerted),
-                            self.version)
+        return ActivityItem(self.customer_id, dict(self.periods), self.version, self.legacy_applied,
+                            self.legacy_until)
+
+    def applied_before(self, change: StreamChange) -> bool:
+        seen = self.legacy_applied.get(checkpoint_name(change.source))
+        return seen is not None and sequence_key(change.sequence) <= sequence_key(seen)
+
+
+@dataclass
+class DeliveryMarker:
+    """What one delivery (named by its first record's event id) has applied: at most a batch of
+    sequence numbers, kept two days (past the stream's 24-hour retention)."""
+
+    event_id: str
+    applied: frozenset[str] = frozenset()
+    version: int = 0
 
 
 @dataclass
@@ -57,8 +94,15 @@ class ChunkPlan:
     rollups: Counter[RollupKey] = field(default_factory=Counter)
     customers: dict[str, ActivityItem] = field(default_factory=dict)  # after the chunk
     before: dict[str, ActivityItem] = field(default_factory=dict)  # as read
-    alerts: list[dict[str, Any]] = field(default_factory=list)
-    effective: bool = False  # False when every change in it was a redelivery
+    alerts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # alert items to put, by key
+    withdrawn: set[tuple[str, str]] = field(default_factory=set)  # keys of alert items to delete
+    applied: list[str] = field(default_factory=list)  # sequence numbers this chunk applies
+    marker: DeliveryMarker | None = None  # the delivery's marker as read before this chunk
+
+    @property
+    def effective(self) -> bool:
+        """False when every change in it was applied before: nothing to write."""
+        return bool(self.applied)
 
     def counter_items(self) -> dict[tuple[str, str], dict[str, int]]:
         total = Counter(self.rollups)
@@ -66,24 +110,31 @@ class ChunkPlan:
             total.update(customer_counters_delta(self.before[customer_id].periods, after.periods))
         return combine([total])
 
+    def changed_customers(self) -> dict[str, ActivityItem]:
+        """The activity items this chunk changes (a record that moves no period count leaves its
+        customer's item alone)."""
+        return {c: after for c, after in self.customers.items() if after.periods != self.before[c].periods}
+
     def action_count(self) -> int:
-        return len(self.counter_items()) + len(self.customers) + len(self.alerts)
+        return (len(self.counter_items()) + len(self.changed_customers()) + len(self.alerts) + len(self.withdrawn)
+                + 1)  # + the marker
 
 
-def plan(changes: list[StreamChange], activity: dict[str, ActivityItem], zone: tzinfo = UTC) -> list[ChunkPlan]:
+def plan(changes: list[StreamChange], activity: dict[str, ActivityItem], marker: DeliveryMarker,
+         zone: tzinfo = UTC) -> list[ChunkPlan]:
     """Split ``changes`` into chunks that each fit one transaction; each chunk starts from the
-    activity items as the previous chunk leaves them. Changes that touch the same rollup items
-    are put in the same chunk, so a batch writes each counter item about once. Days and periods
-    are those of ``zone`` (the reporting time zone)."""
+    activity items and the delivery marker as the previous chunk leaves them. Changes that touch the
+    same rollup items are put in the same chunk, so a batch writes each counter item about once. Days
+    and periods are those of ``zone`` (the reporting time zone)."""
     plans: list[ChunkPlan] = []
     state = {c: item.copy() for c, item in activity.items()}
-    current = ChunkPlan()
+    current = ChunkPlan(marker=marker)
     for change in _grouped_by_rollup_item(changes, zone):
         trial = _with_change(current, change, state, zone)
         if trial.action_count() > MAX_TRANSACTION_ACTIONS and current.changes:
             plans.append(current)
-            state = _state_after(current, state)
-            current = _with_change(ChunkPlan(), change, state, zone)
+            state, marker = _state_after(current, state)
+            current = _with_change(ChunkPlan(marker=marker), change, state, zone)
         else:
             current = trial
     if current.changes:
@@ -93,8 +144,8 @@ def plan(changes: list[StreamChange], activity: dict[str, ActivityItem], zone: t
 
 def _grouped_by_rollup_item(changes: list[StreamChange], zone: tzinfo) -> list[StreamChange]:
     """The changes reordered so that those touching the same rollup items sit together. Each source
-    item's changes stay together and in stream order (its checkpoint and its old/new images need
-    that); across sources the order is free, since every change is a commutative delta."""
+    item's changes stay together and in stream order (each one's old image is the one before's new
+    image); across sources the order is free, since every change is a commutative delta."""
     by_source: dict[str, list[StreamChange]] = {}
     for change in changes:
         by_source.setdefault(change.source, []).append(change)
@@ -111,20 +162,24 @@ def customers_of(change: StreamChange) -> set[str]:
     return {str(image["customer_id"]) for image in (change.old, change.new) if image and image.get("customer_id")}
 
 
-def _state_after(plan: ChunkPlan, state: dict[str, ActivityItem]) -> dict[str, ActivityItem]:
-    """Activity items as they stand once ``plan`` is committed (its transaction bumps their version)."""
+def _state_after(plan: ChunkPlan, state: dict[str, ActivityItem]) -> tuple[dict[str, ActivityItem], DeliveryMarker]:
+    """Activity items and the marker as they stand once ``plan`` is committed (its transaction bumps
+    the version of what it writes)."""
     after = {c: item.copy() for c, item in state.items()}
-    for customer_id, item in plan.customers.items():
+    for customer_id, item in plan.changed_customers().items():
         after[customer_id] = item.copy()
         after[customer_id].version = plan.before[customer_id].version + 1
-    return after
+    marker = plan.marker or DeliveryMarker("")
+    if plan.effective:
+        marker = DeliveryMarker(marker.event_id, marker.applied | set(plan.applied), marker.version + 1)
+    return after, marker
 
 
 def _with_change(plan: ChunkPlan, change: StreamChange, state: dict[str, ActivityItem], zone: tzinfo) -> ChunkPlan:
     """``plan`` with ``change`` added, as a new object (``plan`` is left as it was)."""
     trial = ChunkPlan(list(plan.changes), Counter(plan.rollups),
-                      {c: item.copy() for c, item in plan.customers.items()}, dict(plan.before), list(plan.alerts),
-                      plan.effective)
+                      {c: item.copy() for c, item in plan.customers.items()}, dict(plan.before), dict(plan.alerts),
+                      set(plan.withdrawn), list(plan.applied), plan.marker)
     trial.changes.append(change)
 
     def customer(customer_id: str) -> ActivityItem:
@@ -134,19 +189,22 @@ def _with_change(plan: ChunkPlan, change: StreamChange, state: dict[str, Activit
         return trial.customers[customer_id]
 
     owner = customer(str(change.owner))
-    checkpoint = checkpoint_name(change.source)
-    seen = owner.applied.get(checkpoint)
-    if seen is not None and sequence_key(change.sequence) <= sequence_key(seen):
-        return trial  # a redelivery: applied before, so it changes nothing
-    owner.applied[checkpoint] = change.sequence
-    trial.effective = True
+    if (plan.marker and change.sequence in plan.marker.applied) or owner.applied_before(change):
+        return trial  # a retry: this delivery (or an earlier version's checkpoint) applied it already
+    trial.applied.append(change.sequence)
     trial.rollups.update(delta(change.old, change.new, zone))
     for (customer_id, period_id), count in activity_delta(change.old, change.new, zone).items():
         item = customer(customer_id)
         item.periods[period_id] = item.periods.get(period_id, 0) + count
-    if is_detractor(change.new) and change.new and str(change.new["survey_id"]) not in owner.alerted:
-        owner.alerted[str(change.new["survey_id"])] = change.sequence
-        trial.alerts.append(alert_record(change.new, zone))
+    # One transaction may not touch an item twice: an alert put and withdrawn in the same chunk cancel out.
+    if becomes_detractor(change) and change.new:
+        alert = alert_record(change.new, zone)
+        trial.withdrawn.discard((alert["pk"], alert["sk"]))
+        trial.alerts[(alert["pk"], alert["sk"])] = alert
+    elif stops_being_detractor(change) and change.old:
+        alert = alert_record(change.old, zone)
+        if trial.alerts.pop((alert["pk"], alert["sk"]), None) is None:
+            trial.withdrawn.add((alert["pk"], alert["sk"]))
     return trial
 
 

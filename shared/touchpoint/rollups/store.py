@@ -1,6 +1,6 @@
-"""The rollups' DynamoDB adapter: reads customers' activity items, commits one planned chunk as one
-TransactWriteItems, keeps the detractor-alert outbox marks, scans the raw records for a rebuild and
-writes a repair's recomputed rollups."""
+"""The rollups' DynamoDB adapter: reads customers' activity items and stream delivery markers, commits
+one planned chunk as one TransactWriteItems, keeps the detractor-alert outbox marks, scans the raw
+records for a rebuild and writes a repair's recomputed rollups."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ from typing import Any
 
 from touchpoint.platform.dynamo import from_item, scan_all, to_attribute, to_item
 from touchpoint.platform.pseudonyms import Pseudonyms
-from touchpoint.platform.table import ACTIVITY_SK, activity_key, key
-from touchpoint.rollups.plan import ActivityItem, ChunkPlan
+from touchpoint.platform.table import ACTIVITY_SK, activity_key, delivery_key, key
+from touchpoint.rollups.plan import ActivityItem, ChunkPlan, DeliveryMarker
 
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
-ERASED_ACTIVITY_TTL_SECONDS = 3 * 86400  # past the stream's 24-hour retention
+ERASED_ACTIVITY_TTL_SECONDS = 3 * 86400  # an erased customer's empty activity item: TTL removes it
+# A delivery marker (and an earlier version's checkpoints) only has to outlive the stream's 24-hour
+# retention: no record older than that can be delivered again.
+RETRY_HORIZON_SECONDS = 2 * 86400
 
 
 class TransactionConflict(RuntimeError):
@@ -57,6 +60,28 @@ class RollupStore:
                 request = page.get("UnprocessedKeys") or {}
         return {c: ActivityItem.from_record(c, found.get(c)) for c in wanted}
 
+    def read_delivery(self, first_event_id: str) -> DeliveryMarker:
+        """What the delivery that starts with ``first_event_id`` has applied (nothing, the first time)."""
+        item = self._client.get_item(TableName=self._table, Key=delivery_key(first_event_id),
+                                     ConsistentRead=True).get("Item")
+        if not item:
+            return DeliveryMarker(first_event_id)
+        record = from_item(item)
+        return DeliveryMarker(first_event_id, frozenset(record.get("applied") or ()), int(record.get("version") or 0))
+
+    def hand_over(self, resume_event_id: str, sequences: Iterable[str]) -> None:
+        """Tell the retry that starts at ``resume_event_id`` (a record a failure is reported at) which of
+        its sequences were applied already. A set union: writing it twice changes nothing."""
+        applied = sorted(set(sequences))
+        if not applied:
+            return
+        self._client.update_item(
+            TableName=self._table, Key=delivery_key(resume_event_id),
+            UpdateExpression="ADD applied :s, version :one SET #type = :delivery, expires_at = :e",
+            ExpressionAttributeNames={"#type": "type"},
+            ExpressionAttributeValues={":s": {"SS": applied}, ":one": {"N": "1"}, ":delivery": {"S": "delivery"},
+                                       ":e": {"N": str(int(self._now()) + RETRY_HORIZON_SECONDS)}})
+
     def commit(self, plan: ChunkPlan) -> None:
         """Write one planned chunk in one transaction; ``TransactionConflict`` when an activity item
         changed since it was read (the caller re-reads and plans again)."""
@@ -73,21 +98,29 @@ class RollupStore:
                 "ExpressionAttributeNames": {**names, "#type": "type"},
                 "ExpressionAttributeValues": {**values, ":rollup": {"S": "rollup"}},
             }})
-        for customer_id, after in sorted(plan.customers.items()):
+        now = int(self._now())
+        for customer_id, after in sorted(plan.changed_customers().items()):
             pk, sk = self.activity_pk(customer_id), ACTIVITY_SK
-            item = {"pk": pk, "sk": sk, "type": "activity", "periods": {p: n for p, n in after.periods.items() if n},
-                    "applied": after.applied, "alerted": after.alerted, "version": after.version + 1}
+            item: dict[str, Any] = {"pk": pk, "sk": sk, "type": "activity",
+                                    "periods": {p: n for p, n in after.periods.items() if n},
+                                    "version": after.version + 1}
+            if after.legacy_applied:
+                until = after.legacy_until or now + RETRY_HORIZON_SECONDS
+                if now < until:  # an earlier version's checkpoints, kept until no record they name can come again
+                    item.update(applied=after.legacy_applied, legacy_until=until)
             if not any(after.periods.values()):
-                # Nothing of the customer is left (erased): keep the checkpoints past the stream's
-                # 24-hour retention, then let TTL remove the item.
-                item["expires_at"] = int(self._now()) + ERASED_ACTIVITY_TTL_SECONDS
-            condition = "attribute_not_exists(pk)" if after.version == 0 else "version = :v"
-            put: dict[str, Any] = {"TableName": self._table, "Item": to_item(item), "ConditionExpression": condition}
-            if after.version:
-                put["ExpressionAttributeValues"] = {":v": {"N": str(after.version)}}
-            actions.append({"Put": put})
-        for alert in plan.alerts:
+                item["expires_at"] = now + ERASED_ACTIVITY_TTL_SECONDS  # nothing of the customer is left (erased)
+            actions.append(self._guarded_put(item, after.version))
+        marker = plan.marker
+        if marker is not None:
+            actions.append(self._guarded_put(
+                {**from_item(delivery_key(marker.event_id)), "type": "delivery",
+                 "applied": set(marker.applied) | set(plan.applied), "expires_at": now + RETRY_HORIZON_SECONDS,
+                 "version": marker.version + 1}, marker.version))
+        for alert in plan.alerts.values():
             actions.append({"Put": {"TableName": self._table, "Item": to_item(alert)}})
+        for pk, sk in sorted(plan.withdrawn):
+            actions.append({"Delete": {"TableName": self._table, "Key": key(pk, sk)}})
         try:
             self._client.transact_write_items(TransactItems=actions)
         except self._client.exceptions.TransactionCanceledException as exc:
@@ -96,6 +129,14 @@ class RollupStore:
                 raise TransactionConflict(str(reasons)) from exc
             raise
         self.transactions += 1
+
+    def _guarded_put(self, item: dict[str, Any], version_read: int) -> dict[str, Any]:
+        """A transaction's Put of an item that must still be as read (``version``), or still absent."""
+        put: dict[str, Any] = {"TableName": self._table, "Item": to_item(item),
+                               "ConditionExpression": "version = :v" if version_read else "attribute_not_exists(pk)"}
+        if version_read:
+            put["ExpressionAttributeValues"] = {":v": {"N": str(version_read)}}
+        return {"Put": put}
 
     # ----------------------------------------------------------------------------- alert outbox
     def alert_unpublished(self, pk: str, sk: str) -> bool:
