@@ -18,6 +18,7 @@ from . import (
     capacity,
     cold_start,
     common,
+    concurrency,
     demo_scaling,
     intake_latency,
     package_size,
@@ -32,6 +33,7 @@ MEASURES: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
     "package_size": package_size.measure,
     "demo_scaling": demo_scaling.measure,
     "capacity": capacity.measure,
+    "concurrency": concurrency.measure,
 }
 # The measures that touch DynamoDB, run once per backend; the others do not depend on it.
 PER_BACKEND = ("scorecard", "aggregator", "intake")

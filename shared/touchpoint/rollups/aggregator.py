@@ -65,10 +65,12 @@ class Aggregator:
                     self.applied = self.applied | set(chunk.applied)
                     committed = {id(change) for change in chunk.changes}
                     remaining = [change for change in remaining if id(change) not in committed]
-            except TransactionConflict:
+            except TransactionConflict as conflict:
                 conflicts += 1
                 if conflicts > MAX_CONFLICT_RETRIES:
-                    raise ChunkFailed(_earliest(remaining), "activity items kept changing under us") from None
+                    reason = ("activity items kept changing under us" if conflict.stale
+                              else "other transactions kept writing the same rollup items")
+                    raise ChunkFailed(_earliest(remaining), reason) from None
                 continue  # re-read what changed and plan the rest again
             except Exception as exc:
                 # Lambda resumes from the earliest change not applied; what was applied after it is

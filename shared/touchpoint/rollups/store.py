@@ -23,7 +23,14 @@ RETRY_HORIZON_SECONDS = 2 * 86400
 
 
 class TransactionConflict(RuntimeError):
-    """Another writer changed an activity item between our read and our write."""
+    """DynamoDB cancelled a chunk's transaction. ``stale``: an activity item or the delivery's marker
+    changed since it was read (ConditionalCheckFailed: read again and plan again); otherwise another
+    transaction was writing one of the same items (TransactionConflict). Either way the aggregator reads
+    and plans again, up to MAX_CONFLICT_RETRIES times."""
+
+    def __init__(self, reasons: list[str | None]) -> None:
+        super().__init__(str(reasons))
+        self.stale = "ConditionalCheckFailed" in reasons
 
 
 class RollupStore:
@@ -126,7 +133,7 @@ class RollupStore:
         except self._client.exceptions.TransactionCanceledException as exc:
             reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
             if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
-                raise TransactionConflict(str(reasons)) from exc
+                raise TransactionConflict(reasons) from exc
             raise
         self.transactions += 1
 
