@@ -165,14 +165,20 @@ def customer_counters(period_counts: Mapping[str, int]) -> Counter[RollupKey]:
     from touchpoint.periods import granularity, previous
 
     active = {p for p, count in period_counts.items() if count > 0}
+    # Returning = not the customer's first active period of its granularity. One pass for the firsts
+    # keeps this linear in the customer's periods (it runs for every change the aggregator plans).
+    first: dict[str, str] = {}
+    for period_id in active:
+        kind = granularity(period_id)
+        if kind not in first or period_id < first[kind]:
+            first[kind] = period_id
     out: Counter[RollupKey] = Counter()
     for period_id in active:
         key = (period_partition(period_id), CUSTOMERS_SK)
         out[(*key, "active")] += 1
         if previous(period_id) in active:
             out[(*key, "retained")] += 1
-        kind = granularity(period_id)
-        if any(other < period_id and granularity(other) == kind for other in active):
+        if period_id != first[granularity(period_id)]:
             out[(*key, "returning")] += 1
     return out
 

@@ -98,6 +98,9 @@ class ChunkPlan:
     withdrawn: set[tuple[str, str]] = field(default_factory=set)  # keys of alert items to delete
     applied: list[str] = field(default_factory=list)  # sequence numbers this chunk applies
     marker: DeliveryMarker | None = None  # the delivery's marker as read before this chunk
+    # Each customer's change of the period customer counters, kept up to date as changes are added (only
+    # the customers a change touches are recomputed: planning stays linear in the chunk).
+    customer_deltas: dict[str, Counter[RollupKey]] = field(default_factory=dict)
 
     @property
     def effective(self) -> bool:
@@ -105,10 +108,7 @@ class ChunkPlan:
         return bool(self.applied)
 
     def counter_items(self) -> dict[tuple[str, str], dict[str, int]]:
-        total = Counter(self.rollups)
-        for customer_id, after in self.customers.items():
-            total.update(customer_counters_delta(self.before[customer_id].periods, after.periods))
-        return combine([total])
+        return combine([self.rollups, *self.customer_deltas.values()])
 
     def changed_customers(self) -> dict[str, ActivityItem]:
         """The activity items this chunk changes (a record that moves no period count leaves its
@@ -179,7 +179,7 @@ def _with_change(plan: ChunkPlan, change: StreamChange, state: dict[str, Activit
     """``plan`` with ``change`` added, as a new object (``plan`` is left as it was)."""
     trial = ChunkPlan(list(plan.changes), Counter(plan.rollups),
                       {c: item.copy() for c, item in plan.customers.items()}, dict(plan.before), dict(plan.alerts),
-                      set(plan.withdrawn), list(plan.applied), plan.marker)
+                      set(plan.withdrawn), list(plan.applied), plan.marker, dict(plan.customer_deltas))
     trial.changes.append(change)
 
     def customer(customer_id: str) -> ActivityItem:
@@ -193,9 +193,14 @@ def _with_change(plan: ChunkPlan, change: StreamChange, state: dict[str, Activit
         return trial  # a retry: this delivery (or an earlier version's checkpoint) applied it already
     trial.applied.append(change.sequence)
     trial.rollups.update(delta(change.old, change.new, zone))
+    moved: set[str] = set()
     for (customer_id, period_id), count in activity_delta(change.old, change.new, zone).items():
         item = customer(customer_id)
         item.periods[period_id] = item.periods.get(period_id, 0) + count
+        moved.add(customer_id)
+    for customer_id in moved:
+        trial.customer_deltas[customer_id] = customer_counters_delta(trial.before[customer_id].periods,
+                                                                     trial.customers[customer_id].periods)
     # One transaction may not touch an item twice: an alert put and withdrawn in the same chunk cancel out.
     if becomes_detractor(change) and change.new:
         alert = alert_record(change.new, zone)
