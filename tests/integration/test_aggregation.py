@@ -416,3 +416,51 @@ def test_one_answered_of_four_minted_links_reads_25_percent_exactly_once_with_dr
     assert card["cx"]["touchpoints"]["shipping"]["response_rate"]["value"] == 25.0
     # And a rebuild finds no drift
     assert pipeline.drift() == []
+
+
+def test_checkpoints_an_earlier_version_wrote_are_honoured_for_two_days_then_dropped(pipeline):
+    from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamRecordModel
+    from touchpoint.platform.dynamo import from_item, to_item
+    from touchpoint.platform.pseudonyms import Pseudonyms
+    from touchpoint.rollups.aggregator import Aggregator
+    from touchpoint.rollups.changes import change_from_record
+    from touchpoint.rollups.store import RETRY_HORIZON_SECONDS
+
+    dynamodb, table = pipeline.aws.dynamodb, pipeline.aws.table_name
+    # Given ann's answer applied by an earlier version: counted, and checkpointed in her activity item
+    pipeline.answer("s1", "ann", "relationship", "nps", 9, T0)
+    [record] = [r for r in pipeline.new_records() if r["dynamodb"]["Keys"]["pk"]["S"] == "RESP#s1"]
+    pipeline.deliver([record])
+    activity_pk = pipeline.aws.rollup_store().activity_pk("ann")
+    key = {"pk": {"S": activity_pk}, "sk": {"S": "ACTIVITY"}}
+    item = from_item(dynamodb.get_item(TableName=table, Key=key)["Item"])
+    dynamodb.put_item(TableName=table, Item=to_item({**item, "applied": {
+        "RESP#s1|RESPONSE": record["dynamodb"]["SequenceNumber"]}}))
+    clock = {"now": 1_800_000_000}
+
+    def aggregator() -> Aggregator:
+        store = RollupStore(dynamodb, table, pseudonyms=Pseudonyms(b"test-pseudonym-key-0123456789abcdef"),
+                            now_epoch=lambda: clock["now"])  # the functions' key (tests/conftest.py)
+        return Aggregator(store)
+
+    def stored() -> dict[str, Any]:
+        return from_item(dynamodb.get_item(TableName=table, Key=key)["Item"])
+
+    # When the upgraded aggregator gets that record again in a delivery it has no marker for
+    change = change_from_record(DynamoDBStreamRecordModel.model_validate(record))
+    aggregator().apply([change])
+    # Then the old checkpoint keeps it from counting twice
+    assert pipeline.rollups()[("ROLLUP#D#2026-11-16", "TP#relationship")] == {"nps_9": 1}
+    # When a new answer of hers is applied: the checkpoints are kept, with the day they may go
+    pipeline.answer("s2", "ann", "relationship", "nps", 3, T0 + timedelta(days=7))
+    [second] = [r for r in pipeline.new_records() if r["dynamodb"]["Keys"]["pk"]["S"] == "RESP#s2"]
+    aggregator().apply([change_from_record(DynamoDBStreamRecordModel.model_validate(second))])
+    assert stored().get("applied") and stored().get("legacy_until") == clock["now"] + RETRY_HORIZON_SECONDS, stored()
+    # When her next answer comes after that day
+    clock["now"] += RETRY_HORIZON_SECONDS
+    pipeline.answer("s3", "ann", "relationship", "nps", 10, T0 + timedelta(days=14))
+    [third] = [r for r in pipeline.new_records() if r["dynamodb"]["Keys"]["pk"]["S"] == "RESP#s3"]
+    aggregator().apply([change_from_record(DynamoDBStreamRecordModel.model_validate(third))])
+    # Then the activity item holds her period counts only, and everything counted once
+    assert set(stored()) == {"pk", "sk", "type", "periods", "version"}
+    assert pipeline.drift() == []

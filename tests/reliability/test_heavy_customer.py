@@ -1,7 +1,7 @@
 """Issue 12, item 3: one heavy customer on DynamoDB Local, through the real entry points.
 
 A restaurant's "walk-in", a B2B account, a shared support mailbox: one customer id holding N records
-(``TOUCHPOINT_HEAVY_RECORDS``, default 4,000; the README reports a 20,000 run) of a local stack on
+(``TOUCHPOINT_HEAVY_RECORDS``, default 5,000; the README reports a 20,000 run) of a local stack on
 DynamoDB Local: imported answers of every metric (detractors with comments among them), link answers
 and their resubmissions, helpdesk tickets of all six providers with full lifecycles (reopens, closes),
 all sent over HTTP from 16 threads in shuffled order. Beside them another customer is erased while
@@ -43,7 +43,7 @@ from benchmarks.capacity import item_size  # noqa: E402  (DynamoDB's item size r
 
 pytestmark = pytest.mark.e2e
 
-HEAVY_RECORDS = int(os.environ.get("TOUCHPOINT_HEAVY_RECORDS", "4000"))
+HEAVY_RECORDS = int(os.environ.get("TOUCHPOINT_HEAVY_RECORDS", "5000"))
 THREADS = 16
 SEED = 12
 ITEM_BAR_BYTES = 16 * 1024

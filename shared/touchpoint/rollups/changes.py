@@ -34,7 +34,7 @@ class StreamChange:
 
     @property
     def owner(self) -> str | None:
-        """The customer whose activity item keeps this record's checkpoint."""
+        """The customer the record belongs to (their activity item counts it per period)."""
         for image in (self.new, self.old):
             if image and image.get("customer_id"):
                 return str(image["customer_id"])
