@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="smaller sets (scorecard 1,000 vs 20,000, heavy customer 1,000 records), fewer runs, "
-                             "no sam build: about 2.5 minutes")
+                             "no sam build: about 3 minutes")
     parser.add_argument("--only", nargs="+", choices=sorted(MEASURES), help="run only these measures")
     parser.add_argument("--dynamodb", choices=["moto", "local", "both"], default="moto",
                         help="where DynamoDB runs: in-process moto (default), DynamoDB Local (AWS's emulator, "

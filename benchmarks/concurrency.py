@@ -178,7 +178,10 @@ def run_shards(real_client: Any, table: str, changes: list[Any], workers: int, *
             start.wait()
         position, retries, in_a_row = 0, 0, 0
         try:
-            aggregator = Aggregator(RollupStore(client, table, pseudonyms=pseudonyms), zone)
+            # The aggregator's backoff sleeps on the same clock as the simulated DynamoDB (seeded jitter).
+            aggregator = Aggregator(RollupStore(client, table, pseudonyms=pseudonyms), zone,
+                                    pause=clock.sleep if clock is not None else time.sleep,
+                                    jitter=random.Random(len(mine)).random)
             while position < len(mine):
                 delivered = mine[position:position + batch]
                 with lock:
