@@ -223,6 +223,19 @@ def compare_scorecard(card: Mapping[str, Any], want: Mapping[str, Any], where: s
     return problems
 
 
+def scheduled_scorecard(stack: Any, items: list[Mapping[str, Any]], period: str, cs_touchpoints: set[str],
+                        timeout: float) -> tuple[dict[str, Any], list[str]]:
+    """Run the scheduled scorecard of a local stack for ``period``; returns the card and how it and the
+    week before differ from an independent recount of ``items`` (the raw records, SPEC §5)."""
+    reply = stack.request("POST", "/_local/run/scorecard", json_body={"period": period}, timeout=timeout)
+    assert reply.status == 200, reply.text
+    card = reply.json()
+    mismatches = compare_scorecard(card, recount(items, period, cs_touchpoints))
+    mismatches += compare_scorecard(card["previous"], recount(items, previous_week(period), cs_touchpoints),
+                                    "previous.")
+    return card, mismatches
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[max(1, math.ceil(q * len(ordered))) - 1] if ordered else 0.0
