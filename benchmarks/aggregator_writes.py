@@ -8,11 +8,11 @@ aggregator handler (functions/aggregator/app.py) in batches of 100. (moto emits 
 an UpdateItem that creates an item, a keys-only image and then the item, where DynamoDB emits one: the
 keys-only ones are dropped.) A ``before-parameter-build`` hook on TransactWriteItems (the request
 parameters before botocore serializes them) sorts its actions: Update of a ``ROLLUP#`` item (a
-rollup-counter write: day items and period CUSTOMERS items), Put of an activity item (checkpoints), Put
-of an alert item. The aggregator's own records (rollups, activity, alerts) are drained afterwards, as
-the stream would deliver them, and their writes reported apart. Beside it, a naive aggregator issues
-one UpdateItem ADD per record per counter item it changes, on a second table, and must end with the
-same rollup items.
+rollup-counter write: day items and period CUSTOMERS items), Put of an activity item (period counts), Put
+of an alert item, Put of the delivery's marker (``other_put``). The aggregator's own records (rollups,
+activity, alerts) are drained afterwards, as the stream would deliver them, and their writes reported
+apart. Beside it, a naive aggregator issues one UpdateItem ADD per record per counter item it changes,
+on a second table, and must end with the same rollup items.
 """
 
 from __future__ import annotations
