@@ -29,6 +29,7 @@ from .common import (
     Stack,
     batch_write,
     median_ms,
+    moto_key_only_insert,
     moto_stack,
     ratio,
     responses,
@@ -73,11 +74,6 @@ class RequestTally:
 
     def __call__(self, model: Any, **_: Any) -> None:
         self.requests[model.name] += 1
-
-
-def _moto_key_only_insert(record: dict[str, Any]) -> bool:
-    data = record["dynamodb"]
-    return record["eventName"] == "INSERT" and set(data.get("NewImage") or {}) <= {"pk", "sk"}
 
 
 def _measured(record: dict[str, Any]) -> bool:
@@ -176,7 +172,7 @@ def one_week(seed: int, count: int, *, details: bool) -> dict[str, Any]:
             batch_write(stack.dynamodb, stack.table, [stored_response(r) for r in records[start:start + 25]])
         reader = StreamReader(stack.dynamodb, stack.table, REGION)
         raw = reader.new_records()
-        stream = [r for r in raw if not _moto_key_only_insert(r)]
+        stream = [r for r in raw if not moto_key_only_insert(r)]
         app = load_handler("aggregator", prefix="_bench")
         client = runtime.aws_client("dynamodb")  # the client the handler's Aggregator uses
         tally, requests, events = TransactionTally(), RequestTally(), RequestTally()
@@ -209,7 +205,7 @@ def one_week(seed: int, count: int, *, details: bool) -> dict[str, Any]:
         before_actions, before_requests = Counter(tally.actions), Counter(requests.requests)
         follow_up = 0
         for _ in range(10):
-            more = [r for r in reader.new_records() if not _moto_key_only_insert(r)]
+            more = [r for r in reader.new_records() if not moto_key_only_insert(r)]
             if not more:
                 break
             follow_up += len(more)

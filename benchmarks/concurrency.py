@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from typing import Any
 
-from .common import REGION, WEEK_START, batch_write, moto_stack, ratio, stored_response
+from .common import REGION, WEEK_START, batch_write, moto_key_only_insert, moto_stack, ratio, stored_response
 from .conflicts import ConflictingClient, ConflictStats, VirtualClock, hottest
 
 BATCH = 100  # the event source mapping's BatchSize for the aggregator
@@ -88,8 +88,7 @@ def stream_changes(raw: list[dict[str, Any]]) -> list[Any]:
     from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamRecordModel
     from touchpoint.rollups.changes import change_from_record
 
-    kept = [r for r in raw if not (r["eventName"] == "INSERT"
-                                   and set(r["dynamodb"].get("NewImage") or {}) <= {"pk", "sk"})]
+    kept = [r for r in raw if not moto_key_only_insert(r)]
     return [change_from_record(DynamoDBStreamRecordModel.model_validate(r)) for r in kept]
 
 

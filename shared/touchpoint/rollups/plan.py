@@ -90,6 +90,7 @@ class DeliveryMarker:
 
 @dataclass
 class ChunkPlan:
+    marker: DeliveryMarker  # the delivery's marker as read before this chunk
     changes: list[StreamChange] = field(default_factory=list)
     rollups: Counter[RollupKey] = field(default_factory=Counter)
     customers: dict[str, ActivityItem] = field(default_factory=dict)  # after the chunk
@@ -97,7 +98,6 @@ class ChunkPlan:
     alerts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # alert items to put, by key
     withdrawn: set[tuple[str, str]] = field(default_factory=set)  # keys of alert items to delete
     applied: list[str] = field(default_factory=list)  # sequence numbers this chunk applies
-    marker: DeliveryMarker | None = None  # the delivery's marker as read before this chunk
     # Each customer's change of the period customer counters, kept up to date as changes are added (only
     # the customers a change touches are recomputed: planning stays linear in the chunk).
     customer_deltas: dict[str, Counter[RollupKey]] = field(default_factory=dict)
@@ -169,7 +169,7 @@ def _state_after(plan: ChunkPlan, state: dict[str, ActivityItem]) -> tuple[dict[
     for customer_id, item in plan.changed_customers().items():
         after[customer_id] = item.copy()
         after[customer_id].version = plan.before[customer_id].version + 1
-    marker = plan.marker or DeliveryMarker("")
+    marker = plan.marker
     if plan.effective:
         marker = DeliveryMarker(marker.event_id, marker.applied | set(plan.applied), marker.version + 1)
     return after, marker
@@ -177,9 +177,9 @@ def _state_after(plan: ChunkPlan, state: dict[str, ActivityItem]) -> tuple[dict[
 
 def _with_change(plan: ChunkPlan, change: StreamChange, state: dict[str, ActivityItem], zone: tzinfo) -> ChunkPlan:
     """``plan`` with ``change`` added, as a new object (``plan`` is left as it was)."""
-    trial = ChunkPlan(list(plan.changes), Counter(plan.rollups),
+    trial = ChunkPlan(plan.marker, list(plan.changes), Counter(plan.rollups),
                       {c: item.copy() for c, item in plan.customers.items()}, dict(plan.before), dict(plan.alerts),
-                      set(plan.withdrawn), list(plan.applied), plan.marker, dict(plan.customer_deltas))
+                      set(plan.withdrawn), list(plan.applied), dict(plan.customer_deltas))
     trial.changes.append(change)
 
     def customer(customer_id: str) -> ActivityItem:
@@ -189,7 +189,7 @@ def _with_change(plan: ChunkPlan, change: StreamChange, state: dict[str, Activit
         return trial.customers[customer_id]
 
     owner = customer(str(change.owner))
-    if (plan.marker and change.sequence in plan.marker.applied) or owner.applied_before(change):
+    if change.sequence in plan.marker.applied or owner.applied_before(change):
         return trial  # a retry: this delivery (or an earlier version's checkpoint) applied it already
     trial.applied.append(change.sequence)
     trial.rollups.update(delta(change.old, change.new, zone))

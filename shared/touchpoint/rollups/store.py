@@ -119,11 +119,10 @@ class RollupStore:
                 item["expires_at"] = now + ERASED_ACTIVITY_TTL_SECONDS  # nothing of the customer is left (erased)
             actions.append(self._guarded_put(item, after.version))
         marker = plan.marker
-        if marker is not None:
-            actions.append(self._guarded_put(
-                {**from_item(delivery_key(marker.event_id)), "type": "delivery",
-                 "applied": set(marker.applied) | set(plan.applied), "expires_at": now + RETRY_HORIZON_SECONDS,
-                 "version": marker.version + 1}, marker.version))
+        actions.append(self._guarded_put(
+            {**from_item(delivery_key(marker.event_id)), "type": "delivery",
+             "applied": set(marker.applied) | set(plan.applied), "expires_at": now + RETRY_HORIZON_SECONDS,
+             "version": marker.version + 1}, marker.version))
         for alert in plan.alerts.values():
             actions.append({"Put": {"TableName": self._table, "Item": to_item(alert)}})
         for pk, sk in sorted(plan.withdrawn):
